@@ -1,0 +1,42 @@
+/// The built-in synthetic sparse dataset (DESIGN.md section 7): PathMNIST-like brightfield
+/// microscopy tiles. Most pixels are empty slide; the class is carried by the cells: their shape
+/// (round, spindle, lobed), their stain (hematoxylin, eosin, DAB hues) and their arrangement and
+/// texture (scattered, clustered, dense granular). Stain strength and hue, size, count and
+/// placement vary per image, and a fraction of images borrows another class's cell shape, so a
+/// small CNN learns the task well but not perfectly.
+///
+/// Every row is a pure function of (seed, split, row): any rank can generate any rows, and the
+/// output does not depend on the number of ranks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "salm/data/dataset.hpp"
+
+namespace salm::data {
+
+struct SynthOptions {
+  std::int64_t classes = 9;
+  std::int64_t train = 4500, val = 500, test = 1000;
+  std::int64_t size = 28;      ///< height = width
+  std::int64_t channels = 3;   ///< 3 (RGB) or 1 (grey)
+  std::uint64_t seed = 0;
+  /// Fraction of images drawn with a neighbouring class's cell shape (the irreducible error).
+  double ambiguity = 0.12;
+
+  /// Throws UsageError for out-of-range values.
+  void validate() const;
+  std::int64_t rows(const std::string& split) const;
+};
+
+DatasetInfo synth_info(const SynthOptions& opt);
+SplitShape synth_shape(const SynthOptions& opt, const std::string& split);
+
+/// Rows [begin, begin+count) of `split`.
+SplitData synth_rows(const SynthOptions& opt, const std::string& split, std::int64_t begin, std::int64_t count);
+
+/// The label of one row: classes are exactly balanced within every block of `classes` rows.
+std::int64_t synth_label(const SynthOptions& opt, const std::string& split, std::int64_t row);
+
+}  // namespace salm::data

@@ -1,0 +1,63 @@
+// salm convert: a MedMNIST .npz (or any dataset salm reads) into the salm dataset HDF5 layout.
+#include <map>
+
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "app.hpp"
+#include "salm/core/error.hpp"
+#include "salm/core/progress.hpp"
+#include "salm/data/h5_dataset.hpp"
+#include "salm/data/reader.hpp"
+
+namespace salm::cli {
+
+Subcommand convert_command() {
+  Subcommand s;
+  s.name = "convert";
+  s.summary = "convert a MedMNIST .npz into a salm dataset .h5 (rows are read and written sharded)";
+  s.usage = "[mpirun -n R] salm convert --in FILE.npz --out FILE.h5 [options]";
+  s.options = [] {
+    po::options_description o("convert options");
+    o.add_options()
+      ("in,i", po::value<std::string>()->required(), "input dataset (MedMNIST .npz, or a salm .h5)")
+      ("out,o", po::value<std::string>()->required(), "output dataset file (.h5)")
+      ("name", po::value<std::string>()->default_value(""), "dataset name (default: the input file's stem)")
+      ("num-classes", po::value<std::int64_t>(), "number of classes (default: max label + 1, or labels per image)")
+      ("task", po::value<std::string>(), "multi-class, multi-label, binary-class or ordinal-regression "
+                                         "(default: from the label shape)")
+      ("overwrite", po::bool_switch(), "replace --out if it exists");
+    return o;
+  };
+  s.positional.add("in", 1).add("out", 1);
+  s.run = [](Context& ctx) {
+    const auto& vm = ctx.vm;
+    data::OpenOptions open;
+    open.name = vm["name"].as<std::string>();
+    if (vm.count("num-classes")) {
+      open.num_classes = vm["num-classes"].as<std::int64_t>();
+      if (*open.num_classes < 1) throw UsageError("--num-classes must be positive");
+    }
+    if (vm.count("task")) open.task = data::parse_task(vm["task"].as<std::string>());
+    const auto in = vm["in"].as<std::string>();
+    const auto out = vm["out"].as<std::string>();
+    Progress timer("convert", 0, "", false);
+    auto reader = data::open_dataset(in, open);
+    std::map<std::string, data::SplitShape> shapes;
+    for (const auto& split : reader->splits()) shapes[split] = reader->shape(split);
+    data::write_dataset_file(out, vm["overwrite"].as<bool>(), ctx.comm, reader->info(), shapes,
+                             [&](const std::string& split, std::int64_t begin, std::int64_t count) {
+                               return reader->read(split, begin, count);
+                             });
+    const auto& info = reader->info();
+    std::string rows;
+    for (const auto& sp : reader->splits())
+      rows += fmt::format("{}{} {}", rows.empty() ? "" : ", ", sp, reader->shape(sp).rows);
+    spdlog::info("wrote {}: '{}', {}, {} classes, {} ({})", out, info.name, to_string(info.task),
+                 info.num_classes, rows, format_duration(timer.elapsed_seconds()));
+    return 0;
+  };
+  return s;
+}
+
+}  // namespace salm::cli

@@ -1,0 +1,140 @@
+#include "salm/data/h5_dataset.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "salm/core/error.hpp"
+#include "salm/core/progress.hpp"
+#include "salm/dist/shard.hpp"
+#include "salm/io/publish.hpp"
+
+namespace salm::data {
+namespace {
+
+class H5DatasetReader final : public DatasetReader {
+public:
+  explicit H5DatasetReader(const std::string& path) : DatasetReader(path), file_(io::H5File::open_read(path)) {
+    for (const auto& split : split_names()) {
+      std::string ig = "/" + split + "/images", lg = "/" + split + "/labels";
+      bool hi = file_.exists(ig), hl = file_.exists(lg);
+      if (!hi && !hl) continue;
+      if (!hi || !hl)
+        throw InputError(path, fmt::format("has {} but no {}", hi ? ig : lg, hi ? lg : ig));
+      auto d = file_.dims(ig);
+      if (d.size() != 4 || (d[3] != 1 && d[3] != 3))
+        throw InputError(path, fmt::format("{} has {} dimensions{}; expected [N,H,W,C] with C = 1 or 3", ig,
+                                           d.size(), d.size() == 4 ? fmt::format(" (C = {})", d[3]) : ""));
+      if (file_.type(ig) != io::H5Type::u8)
+        throw InputError(path, fmt::format("{} has type {}; uint8 images are required", ig, file_.type_name(ig)));
+      auto l = file_.dims(lg);
+      if (l.empty() || l.size() > 2 || l[0] != d[0])
+        throw InputError(path, fmt::format("{} has shape [{}] for {} images", lg,
+                                           fmt::join(l, ","), d[0]));
+      std::string lt = file_.type_name(lg);
+      if (lt.find("int") == std::string::npos)
+        throw InputError(path, fmt::format("{} has type {}; integer labels are required", lg, lt));
+      add_split(split, SplitShape{d[0], d[1], d[2], d[3], l.size() == 2 ? l[1] : 0});
+    }
+    if (splits().empty())
+      throw InputError(path, "has no /train, /val or /test images and labels (not a salm dataset file)");
+    const SplitShape& first = shape(splits().front());
+    for (const auto& split : splits())
+      if (!shape(split).same_image_shape(first))
+        throw InputError(path, fmt::format("split '{}' has a different image or label shape than '{}'", split,
+                                           splits().front()));
+    auto nc = file_.attr_int("/", "num_classes");
+    if (!nc || *nc < 1) throw InputError(path, "root attribute 'num_classes' is missing or not a positive integer");
+    info_.num_classes = *nc;
+    info_.name = file_.attr_string("/", "name").value_or("");
+    info_.source = file_.attr_string("/", "source").value_or("");
+    auto task = file_.attr_string("/", "task");
+    if (task) {
+      try {
+        info_.task = parse_task(*task);
+      } catch (const UsageError& e) {
+        throw InputError(path, fmt::format("root attribute 'task': {}", e.what()));
+      }
+    } else {
+      info_.task = first.label_dim > 0 ? Task::multi_label : Task::multi_class;
+    }
+  }
+
+  SplitData read(const std::string& split, std::int64_t begin, std::int64_t count) override {
+    check_range(split, begin, count);
+    SplitData d;
+    d.split = split;
+    d.row_begin = begin;
+    d.shape = shape(split);
+    d.shape.rows = count;
+    d.images = file_.read_rows<std::uint8_t>("/" + split + "/images", begin, count);
+    d.labels = file_.read_rows<std::int64_t>("/" + split + "/labels", begin, count);
+    std::string p = check_labels(d.labels, d.shape.label_dim, info_.task, info_.num_classes,
+                                 "/" + split + "/labels", begin);
+    if (!p.empty()) throw InputError(path_, p);
+    return d;
+  }
+
+private:
+  io::H5File file_;
+};
+
+}  // namespace
+
+std::unique_ptr<DatasetReader> open_h5_dataset(const std::string& path) {
+  return std::make_unique<H5DatasetReader>(path);
+}
+
+void create_dataset_layout(io::H5File& file, const DatasetInfo& info,
+                           const std::map<std::string, SplitShape>& splits) {
+  for (const auto& split : split_names()) {
+    auto it = splits.find(split);
+    if (it == splits.end()) continue;
+    const SplitShape& s = it->second;
+    file.create_group("/" + split);
+    file.create_dataset<std::uint8_t>("/" + split + "/images", {s.rows, s.height, s.width, s.channels});
+    if (s.label_dim > 0)
+      file.create_dataset<std::int64_t>("/" + split + "/labels", {s.rows, s.label_dim});
+    else
+      file.create_dataset<std::int64_t>("/" + split + "/labels", {s.rows});
+  }
+  file.set_attr("/", "name", info.name);
+  file.set_attr("/", "num_classes", info.num_classes);
+  file.set_attr("/", "task", to_string(info.task));
+  file.set_attr("/", "source", info.source);
+}
+
+void write_split_rows(io::H5File& file, const SplitData& rows) {
+  file.write_rows("/" + rows.split + "/images", rows.row_begin, rows.rows(), rows.images.data());
+  file.write_rows("/" + rows.split + "/labels", rows.row_begin, rows.rows(), rows.labels.data());
+}
+
+void write_dataset_file(const std::string& path, bool overwrite, dist::Communicator& comm,
+                        const DatasetInfo& info, const std::map<std::string, SplitShape>& splits,
+                        const RowSource& source, std::int64_t chunk_rows) {
+  io::AtomicH5Output out(path, overwrite, comm);
+  create_dataset_layout(out.file(), info, splits);
+  std::int64_t total = 0;
+  for (const auto& [name, s] : splits) total += s.rows;
+  Progress progress(fmt::format("writing {}", path), total, "images", comm.rank() == 0);
+  for (const auto& split : split_names()) {
+    auto it = splits.find(split);
+    if (it == splits.end()) continue;
+    std::int64_t n = it->second.rows;
+    auto mine = dist::shard_of(n, comm.rank(), comm.size());
+    // Every rank makes the same number of (collective) write calls, some with no rows.
+    std::int64_t largest = (n + comm.size() - 1) / comm.size();
+    std::int64_t chunks = (largest + chunk_rows - 1) / chunk_rows;
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      std::int64_t begin = std::min(mine.end, mine.begin + c * chunk_rows);
+      std::int64_t count = std::min(mine.end, begin + chunk_rows) - begin;
+      SplitData rows = count > 0 ? source(split, begin, count) : SplitData{split, begin, it->second, {}, {}};
+      rows.shape.rows = count;
+      write_split_rows(out.file(), rows);
+      progress.advance(count * comm.size());
+    }
+  }
+  out.commit();
+  progress.finish();
+}
+
+}  // namespace salm::data

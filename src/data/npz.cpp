@@ -1,0 +1,246 @@
+#include "salm/data/npz.hpp"
+
+#include <sys/stat.h>
+#include <zip.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <regex>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "salm/core/error.hpp"
+
+namespace salm::data {
+
+char NpyHeader::kind() const { return descr.size() >= 2 ? descr[1] : '?'; }
+
+int NpyHeader::itemsize() const {
+  if (descr.size() < 3) return 0;
+  try {
+    int n = std::stoi(descr.substr(2));
+    return kind() == 'U' ? 4 * n : n;
+  } catch (...) {
+    return 0;
+  }
+}
+
+std::int64_t NpyHeader::count() const {
+  std::int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+std::string NpyHeader::dtype_name() const {
+  int bytes = itemsize();
+  switch (kind()) {
+    case 'u': return fmt::format("uint{}", bytes * 8);
+    case 'i': return fmt::format("int{}", bytes * 8);
+    case 'f': return fmt::format("float{}", bytes * 8);
+    case 'b': return "bool";
+    case 'U': return "str";
+    case 'O': return "object";
+    default: return descr;
+  }
+}
+
+std::string NpyHeader::shape_string() const {
+  if (shape.size() == 1) return fmt::format("({},)", shape[0]);
+  return fmt::format("({})", fmt::join(shape, ", "));
+}
+
+NpyHeader parse_npy_header(const std::string& where, const std::string& p) {
+  static const char magic[] = "\x93NUMPY";
+  if (p.size() < 10 || std::memcmp(p.data(), magic, 6) != 0)
+    throw InputError(where, "not a .npy array (bad magic)");
+  int major = static_cast<unsigned char>(p[6]);
+  std::size_t len = 0, start = 0;
+  if (major == 1) {
+    len = static_cast<unsigned char>(p[8]) | (static_cast<unsigned char>(p[9]) << 8);
+    start = 10;
+  } else if (major == 2 || major == 3) {
+    if (p.size() < 12) throw InputError(where, "truncated .npy header");
+    len = 0;
+    for (int i = 0; i < 4; ++i) len |= static_cast<std::size_t>(static_cast<unsigned char>(p[8 + i])) << (8 * i);
+    start = 12;
+  } else {
+    throw InputError(where, fmt::format("unsupported .npy format version {}", major));
+  }
+  if (p.size() < start + len) throw InputError(where, "truncated .npy header");
+  std::string dict = p.substr(start, len);
+  NpyHeader h;
+  h.data_offset = static_cast<std::int64_t>(start + len);
+  std::smatch m;
+  static const std::regex descr_re(R"('descr'\s*:\s*'([^']*)')");
+  static const std::regex fortran_re(R"('fortran_order'\s*:\s*(True|False))");
+  static const std::regex shape_re(R"('shape'\s*:\s*\(([^)]*)\))");
+  if (!std::regex_search(dict, m, descr_re)) throw InputError(where, "npy header has no 'descr'");
+  h.descr = m[1];
+  if (h.descr.size() < 2) throw InputError(where, fmt::format("npy header has a bad descr '{}'", h.descr));
+  if (h.descr.size() == 2 && h.descr[0] != '|') {
+    // numpy always writes a byte order and a size ("<f4"); anything else is not ours to guess.
+    throw InputError(where, fmt::format("npy header has a bad descr '{}'", h.descr));
+  }
+  if (!std::regex_search(dict, m, fortran_re)) throw InputError(where, "npy header has no 'fortran_order'");
+  h.fortran_order = m[1] == "True";
+  if (!std::regex_search(dict, m, shape_re)) throw InputError(where, "npy header has no 'shape'");
+  std::string dims = m[1];
+  static const std::regex num_re(R"(-?\d+)");
+  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num_re); it != std::sregex_iterator(); ++it) {
+    long long d = std::stoll(it->str());
+    if (d < 0) throw InputError(where, fmt::format("npy header has a negative dimension {}", d));
+    h.shape.push_back(d);
+  }
+  return h;
+}
+
+struct NpzArchive::Impl {
+  zip_t* zip = nullptr;
+  std::map<std::string, zip_uint64_t> index;   // key -> member index
+  std::map<std::string, NpyHeader> headers;
+  ~Impl() {
+    if (zip) zip_discard(zip);
+  }
+};
+
+namespace {
+std::string zip_error_text(int code) {
+  zip_error_t e;
+  zip_error_init_with_code(&e, code);
+  std::string s = zip_error_strerror(&e);
+  zip_error_fini(&e);
+  return s;
+}
+
+/// Reads exactly n bytes or reports how many arrived.
+zip_int64_t read_fully(zip_file_t* f, void* buf, zip_uint64_t n) {
+  zip_uint64_t got = 0;
+  while (got < n) {
+    zip_int64_t r = zip_fread(f, static_cast<char*>(buf) + got, n - got);
+    if (r < 0) return r;
+    if (r == 0) break;
+    got += static_cast<zip_uint64_t>(r);
+  }
+  return static_cast<zip_int64_t>(got);
+}
+
+struct ZipFile {
+  zip_file_t* f = nullptr;
+  ~ZipFile() {
+    if (f) zip_fclose(f);
+  }
+};
+}  // namespace
+
+NpzArchive::NpzArchive(const std::string& path) : impl_(std::make_unique<Impl>()), path_(path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw InputError(path, "no such file");
+  if (st.st_size == 0) throw InputError(path, "file is empty");
+  int err = 0;
+  impl_->zip = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &err);
+  if (!impl_->zip)
+    throw InputError(path, fmt::format("not a valid .npz (zip) archive: {}", zip_error_text(err)));
+  zip_int64_t n = zip_get_num_entries(impl_->zip, 0);
+  for (zip_int64_t i = 0; i < n; ++i) {
+    const char* name = zip_get_name(impl_->zip, static_cast<zip_uint64_t>(i), 0);
+    if (!name) continue;
+    std::string s = name;
+    if (s.size() > 4 && s.compare(s.size() - 4, 4, ".npy") == 0) {
+      std::string key = s.substr(0, s.size() - 4);
+      keys_.push_back(key);
+      impl_->index[key] = static_cast<zip_uint64_t>(i);
+    }
+  }
+}
+
+NpzArchive::~NpzArchive() = default;
+
+bool NpzArchive::has(const std::string& key) const { return impl_->index.count(key) > 0; }
+
+const NpyHeader& NpzArchive::header(const std::string& key) {
+  auto cached = impl_->headers.find(key);
+  if (cached != impl_->headers.end()) return cached->second;
+  auto it = impl_->index.find(key);
+  if (it == impl_->index.end()) throw InputError(path_, fmt::format("has no array '{}'", key));
+  std::string where = fmt::format("{} [{}]", path_, key);
+  zip_stat_t zs;
+  zip_stat_init(&zs);
+  if (zip_stat_index(impl_->zip, it->second, 0, &zs) != 0 || !(zs.valid & ZIP_STAT_SIZE))
+    throw InputError(where, "cannot stat the zip member");
+  ZipFile f{zip_fopen_index(impl_->zip, it->second, 0)};
+  if (!f.f) throw InputError(where, fmt::format("cannot open the zip member: {}", zip_strerror(impl_->zip)));
+  std::string prefix(std::min<zip_uint64_t>(zs.size, 65536 + 12), '\0');
+  zip_int64_t got = read_fully(f.f, prefix.data(), prefix.size());
+  if (got < 0) throw InputError(where, fmt::format("cannot read the zip member: {}", zip_file_strerror(f.f)));
+  prefix.resize(static_cast<std::size_t>(got));
+  NpyHeader h = parse_npy_header(where, prefix);
+  if (h.itemsize() > 0 && h.kind() != 'O') {
+    auto expect = static_cast<zip_uint64_t>(h.data_offset + h.count() * h.itemsize());
+    if (expect != zs.size)
+      throw InputError(where, fmt::format(
+          "npy header says shape {} of {} ({} data bytes) but the member holds {} data bytes",
+          h.shape_string(), h.dtype_name(), h.count() * h.itemsize(),
+          static_cast<std::int64_t>(zs.size) - h.data_offset));
+  }
+  return impl_->headers.emplace(key, std::move(h)).first->second;
+}
+
+std::vector<std::uint8_t> NpzArchive::read_data(const std::string& key, std::int64_t offset, std::int64_t bytes) {
+  const NpyHeader& h = header(key);
+  std::string where = fmt::format("{} [{}]", path_, key);
+  ZipFile f{zip_fopen_index(impl_->zip, impl_->index.at(key), 0)};
+  if (!f.f) throw InputError(where, fmt::format("cannot open the zip member: {}", zip_strerror(impl_->zip)));
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(bytes));
+  auto start = static_cast<zip_uint64_t>(h.data_offset + offset);
+  // Stored members seek directly; deflated ones are decompressed and the prefix discarded.
+  if (zip_fseek(f.f, static_cast<zip_int64_t>(start), SEEK_SET) != 0) {
+    std::vector<char> skip(1 << 20);
+    zip_uint64_t left = start;
+    while (left > 0) {
+      zip_uint64_t chunk = std::min<zip_uint64_t>(left, skip.size());
+      zip_int64_t r = read_fully(f.f, skip.data(), chunk);
+      if (r != static_cast<zip_int64_t>(chunk))
+        throw InputError(where, "member ends early or is damaged (truncated or corrupt archive?)");
+      left -= chunk;
+    }
+  }
+  zip_int64_t got = bytes > 0 ? read_fully(f.f, out.data(), out.size()) : 0;
+  if (got != bytes)
+    throw InputError(where, got < 0 ? fmt::format("cannot read: {}", zip_file_strerror(f.f))
+                                    : std::string("member ends early or is damaged (truncated or corrupt archive?)"));
+  return out;
+}
+
+std::vector<std::int64_t> npy_to_int64(const NpyHeader& h, const std::uint8_t* data, std::int64_t count,
+                                       const std::string& where) {
+  char k = h.kind();
+  int size = h.itemsize();
+  if (!(k == 'i' || k == 'u' || k == 'b') || !(size == 1 || size == 2 || size == 4 || size == 8))
+    throw InputError(where, fmt::format("labels have dtype {}; integer labels are required", h.dtype_name()));
+  std::vector<std::int64_t> out(static_cast<std::size_t>(count));
+  bool swap = h.big_endian() && size > 1;
+  for (std::int64_t i = 0; i < count; ++i) {
+    std::uint8_t b[8];
+    std::memcpy(b, data + i * size, static_cast<std::size_t>(size));
+    if (swap) std::reverse(b, b + size);
+    std::int64_t v = 0;
+    if (k == 'u' || k == 'b') {
+      std::uint64_t u = 0;
+      std::memcpy(&u, b, static_cast<std::size_t>(size));
+      v = static_cast<std::int64_t>(u);
+    } else {
+      switch (size) {
+        case 1: { std::int8_t x; std::memcpy(&x, b, 1); v = x; break; }
+        case 2: { std::int16_t x; std::memcpy(&x, b, 2); v = x; break; }
+        case 4: { std::int32_t x; std::memcpy(&x, b, 4); v = x; break; }
+        default: { std::int64_t x; std::memcpy(&x, b, 8); v = x; break; }
+      }
+    }
+    out[static_cast<std::size_t>(i)] = v;
+  }
+  return out;
+}
+
+}  // namespace salm::data

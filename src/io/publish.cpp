@@ -1,0 +1,104 @@
+#include "salm/io/publish.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "salm/core/error.hpp"
+
+namespace salm::io {
+namespace {
+
+std::string parent_dir(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+/// Rank 0's verdict on the output path: "" when fine, else the problem.
+std::string output_problem(const std::string& path, bool overwrite) {
+  if (path.empty()) return "empty output path";
+  struct stat st {};
+  std::string dir = parent_dir(path);
+  if (::stat(dir.c_str(), &st) != 0) return fmt::format("output directory '{}' does not exist", dir);
+  if (!S_ISDIR(st.st_mode)) return fmt::format("'{}' is not a directory", dir);
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return "is a directory";
+    if (!overwrite) return "already exists (pass --overwrite to replace it)";
+  }
+  // Probe writability by creating a file: access(2) says yes to root on read-only places.
+  std::string probe = fmt::format("{}/.salm-write-probe-{}", dir, ::getpid());
+  int fd = ::open(probe.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
+  if (fd < 0) return fmt::format("output directory '{}' is not writable ({})", dir, std::strerror(errno));
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return "";
+}
+
+/// Rank 0 evaluates `problem()`, every rank receives it and throws the same InputError.
+template <typename F>
+void agree_or_throw(const std::string& path, dist::Communicator& comm, F problem) {
+  std::string p;
+  if (comm.rank() == 0) p = problem();
+  comm.broadcast_string(p, 0);
+  if (!p.empty()) throw InputError(path, p);
+}
+
+}  // namespace
+
+void check_output_path(const std::string& path, bool overwrite, dist::Communicator& comm) {
+  agree_or_throw(path, comm, [&] { return output_problem(path, overwrite); });
+}
+
+AtomicH5Output::AtomicH5Output(std::string path, bool overwrite, dist::Communicator& comm)
+    : path_(std::move(path)), overwrite_(overwrite), comm_(comm),
+      file_([&]() -> H5File {
+        check_output_path(path_, overwrite_, comm_);
+        std::string partial = path_ + ".partial";
+        agree_or_throw(partial, comm_, [&]() -> std::string {
+          struct stat st {};
+          if (::stat(partial.c_str(), &st) != 0) return "";
+          if (!overwrite_)
+            return "exists: another salm run may be writing it, or one was killed; remove it or pass "
+                   "--overwrite";
+          if (::unlink(partial.c_str()) != 0) return fmt::format("cannot remove: {}", std::strerror(errno));
+          return "";
+        });
+        comm_.barrier();
+        return H5File::create_exclusive(partial, comm_.mpi_comm());
+      }()) {}
+
+AtomicH5Output::~AtomicH5Output() {
+  if (committed_) return;
+  // No collective here: other ranks may be gone. Whoever unwinds removes the partial file.
+  file_.abandon();
+  std::string partial = partial_path();
+  if (::unlink(partial.c_str()) == 0) spdlog::debug("removed unfinished {}", partial);
+}
+
+void AtomicH5Output::commit() {
+  file_.close();
+  comm_.barrier();
+  std::string problem;
+  if (comm_.rank() == 0) {
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) == 0 && !overwrite_) {
+      problem = "appeared while salm was writing it; not replaced (the result is in " + partial_path() + ")";
+    } else if (std::rename(partial_path().c_str(), path_.c_str()) != 0) {
+      problem = fmt::format("cannot rename {} to it: {}", partial_path(), std::strerror(errno));
+    }
+  }
+  comm_.broadcast_string(problem, 0);
+  committed_ = problem.empty() || problem.rfind("appeared", 0) == 0;  // keep the partial in that case
+  if (!problem.empty()) throw RuntimeError(path_ + ": " + problem);
+}
+
+}  // namespace salm::io
