@@ -195,7 +195,13 @@ std::vector<std::uint8_t> NpzArchive::read_data(const std::string& key, std::int
   std::vector<std::uint8_t> out(static_cast<std::size_t>(bytes));
   auto start = static_cast<zip_uint64_t>(h.data_offset + offset);
   // Stored members seek directly; deflated ones are decompressed and the prefix discarded.
-  if (zip_fseek(f.f, static_cast<zip_int64_t>(start), SEEK_SET) != 0) {
+  // (A failed zip_fseek leaves the file in an error state, so the method decides, not a try.)
+  zip_stat_t zs;
+  zip_stat_init(&zs);
+  bool stored = zip_stat_index(impl_->zip, impl_->index.at(key), 0, &zs) == 0 &&
+                (zs.valid & ZIP_STAT_COMP_METHOD) && zs.comp_method == ZIP_CM_STORE;
+  if (!stored || zip_fseek(f.f, static_cast<zip_int64_t>(start), SEEK_SET) != 0) {
+    if (stored) throw InputError(where, fmt::format("cannot seek: {}", zip_file_strerror(f.f)));
     std::vector<char> skip(1 << 20);
     zip_uint64_t left = start;
     while (left > 0) {

@@ -1,5 +1,6 @@
 #include "salm/dist/communicator.hpp"
 
+#include <ATen/ATen.h>
 #include <fmt/format.h>
 
 #include "salm/core/error.hpp"
@@ -25,6 +26,12 @@ void Communicator::allreduce(double*, std::size_t, ReduceOp) { unsupported("doub
 void Communicator::allreduce(std::int64_t*, std::size_t, ReduceOp) { unsupported("int64 allreduce"); }
 void Communicator::broadcast_bytes(void*, std::size_t, int) { unsupported("byte broadcast"); }
 void Communicator::barrier() { unsupported("barrier"); }
+
+void Communicator::allreduce_mean(std::vector<at::Tensor>& tensors) {
+  allreduce(tensors, ReduceOp::sum);
+  if (size() > 1)
+    for (auto& t : tensors) t.div_(static_cast<double>(size()));
+}
 
 void Communicator::broadcast_string(std::string& s, int root) {
   std::int64_t n = static_cast<std::int64_t>(s.size());

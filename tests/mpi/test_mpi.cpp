@@ -1,0 +1,137 @@
+// Tests that need several ranks (run under mpirun -n 2, and -n 1): the MPI communicator,
+// collective parallel HDF5 writes, atomic publication, and sharded reads.
+#include <gtest/gtest.h>
+#include <mpi.h>
+#include <torch/torch.h>
+
+#include <map>
+
+#include "salm/core/error.hpp"
+#include "salm/data/h5_dataset.hpp"
+#include "salm/data/reader.hpp"
+#include "salm/data/synth.hpp"
+#include "salm/dist/mpi_communicator.hpp"
+#include "salm/dist/shard.hpp"
+#include "salm/io/publish.hpp"
+#include "test_support.hpp"
+
+using namespace salm;
+
+namespace {
+/// A directory every rank agrees on (rank 0 makes it; removed by rank 0 at the end).
+struct SharedDir {
+  std::unique_ptr<test::TempDir> owned;
+  std::string path;
+  explicit SharedDir(dist::Communicator& comm) {
+    if (comm.rank() == 0) {
+      owned = std::make_unique<test::TempDir>();
+      path = owned->path();
+    }
+    comm.broadcast_string(path);
+  }
+  std::string file(const std::string& n) const { return path + "/" + n; }
+};
+}  // namespace
+
+TEST(MpiCommunicator, AllreduceOneBucketPerDtype) {
+  dist::MpiCommunicator comm;
+  int r = comm.rank(), n = comm.size();
+  auto a = torch::full({2, 3}, static_cast<float>(r + 1));
+  auto b = torch::arange(5, torch::kFloat) * static_cast<float>(r + 1);
+  auto c = torch::full({4}, static_cast<double>(r), torch::kDouble);
+  auto d = torch::full({3}, static_cast<std::int64_t>(r + 10), torch::kLong);
+  auto view = torch::zeros({4, 4}).t();  // non-contiguous
+  view.fill_(1.0f);
+  std::vector<at::Tensor> ts{a, b, c, d, view};
+  comm.allreduce(ts);
+  float tri = static_cast<float>(n * (n + 1) / 2);
+  EXPECT_TRUE(torch::allclose(a, torch::full({2, 3}, tri)));
+  EXPECT_TRUE(torch::allclose(b, torch::arange(5, torch::kFloat) * tri));
+  EXPECT_TRUE(torch::allclose(c, torch::full({4}, n * (n - 1) / 2.0, torch::kDouble)));
+  EXPECT_EQ(d[0].item<std::int64_t>(), 10 * n + n * (n - 1) / 2);
+  EXPECT_TRUE(torch::allclose(view, torch::full({4, 4}, static_cast<float>(n))));
+
+  std::vector<at::Tensor> m{torch::full({3}, static_cast<float>(r))};
+  comm.allreduce(m, dist::ReduceOp::max);
+  EXPECT_EQ(m[0][2].item<float>(), static_cast<float>(n - 1));
+  std::vector<at::Tensor> mean{torch::full({2}, static_cast<float>(2 * r))};
+  comm.allreduce_mean(mean);
+  EXPECT_FLOAT_EQ(mean[0][0].item<float>(), static_cast<float>(n - 1));
+}
+
+TEST(MpiCommunicator, BroadcastScalarsAndErrors) {
+  dist::MpiCommunicator comm;
+  auto w = torch::full({3, 2}, static_cast<float>(comm.rank() + 7));
+  std::vector<at::Tensor> ts{w};
+  comm.broadcast(ts, 0);
+  EXPECT_TRUE(torch::allclose(w, torch::full({3, 2}, 7.0f)));
+  EXPECT_DOUBLE_EQ(comm.allreduce_scalar(1.5), 1.5 * comm.size());
+  EXPECT_EQ(comm.allreduce_scalar(std::int64_t{comm.rank()}, dist::ReduceOp::min), 0);
+  std::string s = comm.rank() == 0 ? "from rank 0" : "";
+  comm.broadcast_string(s);
+  EXPECT_EQ(s, "from rank 0");
+  comm.barrier();
+  // an invalid root is an MPI error, and becomes a typed exception (MPI_ERRORS_RETURN)
+  int bad_root = comm.size() + 3;
+  EXPECT_THROW(comm.broadcast_bytes(&bad_root, sizeof(bad_root), bad_root), MpiError);
+  std::vector<at::Tensor> half{torch::zeros({2}, torch::kHalf)};
+  if (comm.size() > 1) EXPECT_THROW(comm.allreduce(half), RuntimeError);
+}
+
+TEST(ParallelH5, CollectiveRowWritesAndAtomicPublish) {
+  dist::MpiCommunicator comm;
+  SharedDir dir(comm);
+  std::string path = dir.file("rows.h5");
+  const std::int64_t n = 11, w = 3;
+  {
+    io::AtomicH5Output out(path, false, comm);
+    EXPECT_EQ(out.file().parallel(), comm.size() > 1);
+    out.file().create_dataset<float>("/x", {n, w});
+    out.file().set_attr("/", "ranks", std::int64_t{comm.size()});
+    auto s = dist::shard_of(n, comm.rank(), comm.size());
+    std::vector<float> mine(static_cast<std::size_t>(s.size() * w));
+    for (std::int64_t i = 0; i < s.size() * w; ++i) mine[static_cast<std::size_t>(i)] = static_cast<float>(s.begin * w + i);
+    out.file().write_rows("/x", s.begin, s.size(), mine.data());
+    comm.barrier();
+    EXPECT_FALSE(test::file_exists(path));
+    out.commit();
+  }
+  EXPECT_TRUE(test::file_exists(path));
+  EXPECT_FALSE(test::file_exists(path + ".partial"));
+  auto f = io::H5File::open_read(path);
+  auto all = f.read_all<float>("/x");
+  for (std::int64_t i = 0; i < n * w; ++i) ASSERT_EQ(all[static_cast<std::size_t>(i)], static_cast<float>(i));
+  EXPECT_EQ(f.attr_int("/", "ranks").value(), comm.size());
+  comm.barrier();
+  // every rank agrees that the output exists
+  EXPECT_THROW(io::AtomicH5Output(path, false, comm), InputError);
+  comm.barrier();
+}
+
+TEST(ParallelH5, ShardedDatasetWriteAndRead) {
+  dist::MpiCommunicator comm;
+  SharedDir dir(comm);
+  data::SynthOptions o;
+  o.train = 37;
+  o.val = 0;
+  o.test = 5;  // fewer rows than some ranks in bigger jobs: empty shards are fine
+  std::map<std::string, data::SplitShape> shapes{{"train", data::synth_shape(o, "train")},
+                                                 {"test", data::synth_shape(o, "test")}};
+  std::string path = dir.file("d.h5");
+  data::write_dataset_file(path, false, comm, data::synth_info(o), shapes,
+                           [&](const std::string& s, std::int64_t b, std::int64_t c) { return data::synth_rows(o, s, b, c); },
+                           /*chunk_rows=*/7);
+  auto reader = data::open_dataset(path);
+  for (const auto& split : {"train", "test"}) {
+    auto mine = reader->read_shard(split, comm.rank(), comm.size());
+    auto s = dist::shard_of(reader->shape(split).rows, comm.rank(), comm.size());
+    EXPECT_EQ(mine.row_begin, s.begin);
+    EXPECT_EQ(mine.rows(), s.size());
+    auto want = data::synth_rows(o, split, s.begin, s.size());
+    EXPECT_EQ(mine.images, want.images) << split;
+    EXPECT_EQ(mine.labels, want.labels) << split;
+    // the shards of all ranks add up to the split
+    EXPECT_EQ(comm.allreduce_scalar(mine.rows()), reader->shape(split).rows);
+  }
+  comm.barrier();
+}

@@ -1,0 +1,90 @@
+// Option precedence: built-in default < --config FILE < SALM_* environment < command line.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "options.hpp"
+#include "salm/core/error.hpp"
+#include "test_support.hpp"
+
+using namespace salm;
+using namespace salm::cli;
+
+namespace {
+
+struct Fixture {
+  po::options_description desc{"test"};
+  Fixture() {
+    desc.add_options()("seed", po::value<int>()->default_value(0), "")("name", po::value<std::string>()->default_value("d"), "")
+        ("flag", po::bool_switch(), "")("num-classes", po::value<int>(), "");
+    desc.add(common_options());
+  }
+  po::variables_map parse(std::vector<std::string> args) {
+    ParseRequest req{"synth", &desc, nullptr, std::move(args), {"seed", "name", "flag", "num-classes", "epochs"}};
+    return cli::parse(req);
+  }
+};
+
+}  // namespace
+
+TEST(Options, EnvironmentNames) {
+  EXPECT_EQ(env_name("num-classes"), "SALM_NUM_CLASSES");
+  EXPECT_EQ(env_name("seed"), "SALM_SEED");
+}
+
+TEST(Options, PrecedenceDefaultConfigEnvironmentCommandLine) {
+  test::TempDir dir;
+  std::string ini = dir.file("a.ini");
+  test::write_file(ini, "seed = 1\nname = from-config\nflag = true\n[synth]\nnum-classes = 4\n[evaluate]\nepochs = 3\n");
+  unsetenv("SALM_SEED");
+  unsetenv("SALM_NAME");
+  Fixture f;
+  auto vm = f.parse({});
+  EXPECT_EQ(vm["seed"].as<int>(), 0);
+  EXPECT_FALSE(vm["flag"].as<bool>());
+
+  vm = f.parse({"--config", ini});
+  EXPECT_EQ(vm["seed"].as<int>(), 1);
+  EXPECT_EQ(vm["name"].as<std::string>(), "from-config");
+  EXPECT_TRUE(vm["flag"].as<bool>());
+  EXPECT_EQ(vm["num-classes"].as<int>(), 4);  // from the [synth] section
+
+  setenv("SALM_SEED", "2", 1);
+  vm = f.parse({"--config", ini});
+  EXPECT_EQ(vm["seed"].as<int>(), 2);
+  EXPECT_EQ(vm["name"].as<std::string>(), "from-config");
+
+  vm = f.parse({"--config", ini, "--seed", "3"});
+  EXPECT_EQ(vm["seed"].as<int>(), 3);
+  unsetenv("SALM_SEED");
+
+  setenv("SALM_CONFIG", ini.c_str(), 1);  // the config file itself can come from the environment
+  vm = f.parse({});
+  EXPECT_EQ(vm["seed"].as<int>(), 1);
+  unsetenv("SALM_CONFIG");
+}
+
+TEST(Options, UnknownOrBadInputIsAUsageError) {
+  test::TempDir dir;
+  Fixture f;
+  EXPECT_THROW(f.parse({"--no-such-option"}), UsageError);
+  EXPECT_THROW(f.parse({"--seed", "many"}), UsageError);
+  EXPECT_THROW(f.parse({"--config", dir.file("missing.ini")}), InputError);
+  test::write_file(dir.file("typo.ini"), "sed = 4\n");
+  try {
+    f.parse({"--config", dir.file("typo.ini")});
+    FAIL() << "a typo in a config file was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("typo.ini"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("sed"), std::string::npos);
+  }
+  test::write_file(dir.file("section.ini"), "[synth]\nepochs = 4\n");
+  EXPECT_THROW(f.parse({"--config", dir.file("section.ini")}), InputError);
+  // a key of another subcommand at the top level is left to that subcommand
+  test::write_file(dir.file("shared.ini"), "epochs = 4\nseed = 9\n");
+  EXPECT_EQ(f.parse({"--config", dir.file("shared.ini")})["seed"].as<int>(), 9);
+  // an unknown SALM_* variable (SALM_BIN for the Slurm scripts) is not an option and is ignored
+  setenv("SALM_BIN", "/usr/bin/true", 1);
+  EXPECT_NO_THROW(f.parse({}));
+  unsetenv("SALM_BIN");
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test through CTest: the serial unit and
+# end-to-end tests and the 2-rank MPI tests (mpirun -n 2). This is what CI runs (.ci/run).
+#   tools/test.sh [ctest options, e.g. -L mpi or -R Npz]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${SALM_BUILD_DIR:-$root/build}
+
+"$root/tools/build.sh"
+# mpirun refuses to run as root without these (CI runs as root); harmless otherwise.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+start=$(date +%s)
+ctest --test-dir "$build" --output-on-failure --parallel "${SALM_TEST_JOBS:-2}" "$@"
+echo "tests: done in $(( $(date +%s) - start )) s"
