@@ -13,6 +13,7 @@ pkgs=(
   libboost-program-options-dev      # CLI and INI config files
   libspdlog-dev libfmt-dev          # logging
   libzip-dev                        # MedMNIST .npz (zip) reading
+  libssl-dev                        # SHA-256 of input files (provenance in noise files)
   nlohmann-json3-dev                # JSON reports
   libstb-dev                        # PNG figures
   libgtest-dev googletest           # tests

@@ -19,7 +19,8 @@
 namespace salm::cli {
 
 const std::vector<Subcommand>& subcommands() {
-  static const std::vector<Subcommand> all{synth_command(), convert_command(), inspect_command()};
+  static const std::vector<Subcommand> all{synth_command(), convert_command(), protect_command(),
+                                           inspect_command()};
   return all;
 }
 

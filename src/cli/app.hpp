@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "options.hpp"
+#include "salm/data/reader.hpp"
 #include "salm/dist/communicator.hpp"
 
 namespace salm::cli {
@@ -27,8 +28,14 @@ struct Subcommand {
 };
 
 Subcommand synth_command();
+Subcommand protect_command();
 Subcommand convert_command();
 Subcommand inspect_command();
+
+/// Options that say what a dataset file does not (npz): --num-classes, --task, --name.
+void add_dataset_options(po::options_description& o);
+/// The OpenOptions from those options (UsageError for bad values).
+data::OpenOptions dataset_open_options(const po::variables_map& vm);
 
 /// All subcommands, in help order.
 const std::vector<Subcommand>& subcommands();

@@ -12,6 +12,25 @@
 
 namespace salm::cli {
 
+void add_dataset_options(po::options_description& o) {
+  o.add_options()
+    ("name", po::value<std::string>()->default_value(""), "dataset name for .npz input (default: the file's stem)")
+    ("num-classes", po::value<std::int64_t>(), "number of classes of .npz input (default: max label + 1, or labels per image)")
+    ("task", po::value<std::string>(), "task of .npz input: multi-class, multi-label, binary-class or "
+                                       "ordinal-regression (default: from the label shape)");
+}
+
+data::OpenOptions dataset_open_options(const po::variables_map& vm) {
+  data::OpenOptions open;
+  open.name = vm["name"].as<std::string>();
+  if (vm.count("num-classes")) {
+    open.num_classes = vm["num-classes"].as<std::int64_t>();
+    if (*open.num_classes < 1) throw UsageError("--num-classes must be positive");
+  }
+  if (vm.count("task")) open.task = data::parse_task(vm["task"].as<std::string>());
+  return open;
+}
+
 Subcommand convert_command() {
   Subcommand s;
   s.name = "convert";
@@ -22,23 +41,14 @@ Subcommand convert_command() {
     o.add_options()
       ("in,i", po::value<std::string>()->required(), "input dataset (MedMNIST .npz, or a salm .h5)")
       ("out,o", po::value<std::string>()->required(), "output dataset file (.h5)")
-      ("name", po::value<std::string>()->default_value(""), "dataset name (default: the input file's stem)")
-      ("num-classes", po::value<std::int64_t>(), "number of classes (default: max label + 1, or labels per image)")
-      ("task", po::value<std::string>(), "multi-class, multi-label, binary-class or ordinal-regression "
-                                         "(default: from the label shape)")
       ("overwrite", po::bool_switch(), "replace --out if it exists");
+    add_dataset_options(o);
     return o;
   };
   s.positional.add("in", 1).add("out", 1);
   s.run = [](Context& ctx) {
     const auto& vm = ctx.vm;
-    data::OpenOptions open;
-    open.name = vm["name"].as<std::string>();
-    if (vm.count("num-classes")) {
-      open.num_classes = vm["num-classes"].as<std::int64_t>();
-      if (*open.num_classes < 1) throw UsageError("--num-classes must be positive");
-    }
-    if (vm.count("task")) open.task = data::parse_task(vm["task"].as<std::string>());
+    data::OpenOptions open = dataset_open_options(vm);
     const auto in = vm["in"].as<std::string>();
     const auto out = vm["out"].as<std::string>();
     Progress timer("convert", 0, "", false);

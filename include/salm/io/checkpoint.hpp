@@ -1,0 +1,64 @@
+/// Checkpoints of `salm protect` (DESIGN.md section 4), in `--checkpoint-dir`:
+///   latest             the name of the current generation (replaced atomically by rename)
+///   <generation>/      state.h5: /delta float [N,C,H,W], /mask uint8 [N,H,W], /masked uint8 [N],
+///                      written collectively (parallel HDF5, rows in dataset order, so a resume
+///                      may use another number of ranks); model.pt: source model and optimiser
+///                      (LibTorch archive, rank 0); meta.json: loop position and provenance.
+/// A generation is complete before `latest` points to it; the previous one is then removed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+#include "salm/dist/communicator.hpp"
+
+namespace torch::nn {
+class Module;
+}
+namespace torch::optim {
+class Optimizer;
+}
+
+namespace salm::io {
+
+struct CheckpointMeta {
+  int iteration = 0, stage = 0;
+  std::int64_t step = 0;
+  int iterations_done = 0;
+  double train_acc = 0, train_loss = 0;
+  std::string fingerprint;  ///< the options and data that determine the result
+  int ranks = 1;
+  std::string generation;   ///< directory name inside the checkpoint dir
+  std::string written_at;
+};
+
+class CheckpointStore {
+public:
+  CheckpointStore(std::string dir, dist::Communicator& comm);
+
+  const std::string& dir() const { return dir_; }
+
+  /// Collective: writes a new generation and makes it the latest.
+  void save(CheckpointMeta meta, std::int64_t total_rows, std::int64_t row_begin, const at::Tensor& delta,
+            const at::Tensor& mask, const at::Tensor& masked, torch::nn::Module& model, torch::optim::Optimizer& opt);
+
+  /// The latest complete checkpoint, if any. Throws InputError if it is unreadable.
+  std::optional<CheckpointMeta> latest() const;
+
+  /// This rank's rows of the latest generation into the given tensors (shapes must match).
+  void load_rows(const CheckpointMeta& meta, std::int64_t row_begin, at::Tensor& delta, at::Tensor& mask,
+                 at::Tensor& masked) const;
+  void load_model(const CheckpointMeta& meta, torch::nn::Module& model, torch::optim::Optimizer& opt) const;
+
+  /// Collective: removes the checkpoint directory's generations and `latest` (after success).
+  void remove();
+
+private:
+  std::string dir_;
+  dist::Communicator& comm_;
+};
+
+}  // namespace salm::io

@@ -1,0 +1,101 @@
+/// The min-min loop of SALM and EM (DESIGN.md section 2, Algorithm 1 of the paper):
+/// repeat { train stage: SGD steps of the source model on x+delta (global batch, gradients
+/// all-reduced); noise stage: masked PGD steps minimising the loss for every local sample;
+/// check: train accuracy on x+delta, all-reduced } until --max-iters or --stop-acc.
+///
+/// It receives a model, this rank's shard and a communicator; it opens no file and parses no
+/// option. Checkpoints go through a callback, so the format stays in `io`.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+#include "salm/core/options.hpp"
+#include "salm/dist/communicator.hpp"
+#include "salm/models/models.hpp"
+
+namespace torch::optim {
+class SGD;
+}
+
+namespace salm::methods {
+
+/// This rank's rows of the split, as tensors.
+struct ShardTensors {
+  at::Tensor x;             ///< float [n, C, H, W] in [0, 1]
+  at::Tensor y;             ///< int64 [n] (classes) or float [n, L] (multi-label 0/1)
+  std::int64_t row_begin = 0;   ///< global index of the first local row
+  std::int64_t total_rows = 0;  ///< rows of the split being protected (all ranks)
+  std::int64_t num_classes = 0;
+  bool multi_label = false;
+};
+
+/// Where the loop is: enough to resume exactly.
+struct LoopPosition {
+  int iteration = 0;      ///< outer iteration (0-based) in progress
+  int stage = 0;          ///< 0 train, 1 noise, 2 check
+  std::int64_t step = 0;  ///< next train step (stage 0) or next noise batch (stage 1)
+};
+
+/// State of the loop besides the model and optimiser.
+struct NoiseState {
+  at::Tensor delta;  ///< float [n, C, H, W]: the noise of the local rows
+  at::Tensor mask;   ///< uint8 [n, H, W]
+  at::Tensor masked; ///< uint8 [n]: 1 once the row has a mask (for --mask-update once)
+  LoopPosition pos;
+  double train_acc = 0, train_loss = 0;
+  int iterations_done = 0;
+};
+
+struct PhaseSeconds {
+  double train_stage = 0, noise_stage = 0, check = 0, communication = 0;
+  std::int64_t noise_image_steps = 0;  ///< images x PGD steps, this rank
+  std::int64_t train_images = 0;       ///< images through a train step, this rank
+};
+
+struct LoopHooks {
+  /// Called (collectively) at the end of every outer iteration and when a stop was requested.
+  std::function<void(const NoiseState&, torch::nn::Module&, torch::optim::SGD&)> checkpoint;
+  /// Polled at step boundaries on every rank; the loop all-reduces the answer (any rank asks, all stop).
+  std::function<bool()> stop_requested;
+};
+
+struct LoopResult {
+  NoiseState state;
+  PhaseSeconds seconds;
+  bool interrupted = false;  ///< stopped on request, checkpoint written, not finished
+  bool reached_stop_acc = false;
+};
+
+class MinMin {
+public:
+  MinMin(ProtectOptions opt, std::shared_ptr<models::Net> model, dist::Communicator& comm);
+  ~MinMin();
+
+  /// Runs (or resumes, when `resume` holds a state and `load` restores model and optimiser)
+  /// the loop on `shard`.
+  LoopResult run(const ShardTensors& shard, std::optional<NoiseState> resume,
+                 const std::function<void(torch::nn::Module&, torch::optim::SGD&)>& load, const LoopHooks& hooks);
+
+  /// Number of noise batches every rank runs (the same on all ranks: collectives stay matched).
+  std::int64_t noise_batches(std::int64_t total_rows) const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// uint8 NHWC rows -> float NCHW in [0,1].
+at::Tensor images_to_tensor(const std::uint8_t* data, std::int64_t n, std::int64_t h, std::int64_t w, std::int64_t c);
+/// clip(round(255 * (x + delta))) as uint8 NHWC, from float NCHW.
+at::Tensor protected_images(const at::Tensor& x, const at::Tensor& delta);
+
+/// The mask of the top `m` pixels of `score` [n, H, W] per image (ties: lower index first).
+at::Tensor top_pixels_mask(const at::Tensor& score, std::int64_t m);
+
+}  // namespace salm::methods

@@ -1,0 +1,163 @@
+#include "salm/io/checkpoint.hpp"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+#include <torch/serialize/archive.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "salm/core/error.hpp"
+#include "salm/core/system.hpp"
+#include "salm/io/h5.hpp"
+
+namespace salm::io {
+namespace fs = std::filesystem;
+namespace {
+/// Only salm's own generation directories are ever removed ("it0003-stage1-step000012").
+bool is_generation(const fs::directory_entry& e) {
+  auto n = e.path().filename().string();
+  return e.is_directory() && n.rfind("it", 0) == 0 && n.find("-stage") != std::string::npos;
+}
+}  // namespace
+
+CheckpointStore::CheckpointStore(std::string dir, dist::Communicator& comm) : dir_(std::move(dir)), comm_(comm) {}
+
+void CheckpointStore::save(CheckpointMeta meta, std::int64_t total_rows, std::int64_t row_begin, const at::Tensor& delta,
+                           const at::Tensor& mask, const at::Tensor& masked, torch::nn::Module& model,
+                           torch::optim::Optimizer& opt) {
+  meta.generation = fmt::format("it{:04d}-stage{}-step{:06d}", meta.iteration, meta.stage, meta.step);
+  meta.ranks = comm_.size();
+  meta.written_at = iso_time_now();
+  fs::path gen = fs::path(dir_) / meta.generation;
+  std::string problem;
+  if (comm_.rank() == 0) {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (!ec) {
+      fs::remove_all(gen, ec);
+      fs::create_directories(gen, ec);
+    }
+    if (ec) problem = fmt::format("{}: cannot create checkpoint directory: {}", gen.string(), ec.message());
+  }
+  comm_.broadcast_string(problem);
+  if (!problem.empty()) throw RuntimeError(problem);
+
+  {
+    auto f = H5File::create_exclusive((gen / "state.h5").string(), comm_.mpi_comm());
+    std::int64_t c = delta.size(1), h = delta.size(2), w = delta.size(3), n = delta.size(0);
+    f.create_dataset<float>("/delta", {total_rows, c, h, w});
+    f.create_dataset<std::uint8_t>("/mask", {total_rows, h, w});
+    f.create_dataset<std::uint8_t>("/masked", {total_rows});
+    auto d = delta.contiguous(), m = mask.contiguous(), k = masked.contiguous();
+    f.write_rows("/delta", row_begin, n, d.data_ptr<float>());
+    f.write_rows("/mask", row_begin, n, m.data_ptr<std::uint8_t>());
+    f.write_rows("/masked", row_begin, n, k.data_ptr<std::uint8_t>());
+    f.close();
+  }
+  if (comm_.rank() == 0) {
+    torch::serialize::OutputArchive archive, ma, oa;
+    model.save(ma);
+    opt.save(oa);
+    archive.write("model", ma);
+    archive.write("optimizer", oa);
+    archive.save_to((gen / "model.pt").string());
+    nlohmann::json j{{"iteration", meta.iteration}, {"stage", meta.stage}, {"step", meta.step},
+                     {"iterations_done", meta.iterations_done}, {"train_acc", meta.train_acc},
+                     {"train_loss", meta.train_loss}, {"fingerprint", meta.fingerprint}, {"ranks", meta.ranks},
+                     {"generation", meta.generation}, {"written_at", meta.written_at}};
+    std::ofstream(gen / "meta.json") << j.dump(2) << "\n";
+    // Switch `latest` atomically, then drop the older generations.
+    fs::path tmp = fs::path(dir_) / "latest.tmp", latest = fs::path(dir_) / "latest";
+    std::ofstream(tmp) << meta.generation << "\n";
+    std::error_code ec;
+    fs::rename(tmp, latest, ec);
+    if (ec) problem = fmt::format("{}: cannot publish checkpoint: {}", latest.string(), ec.message());
+    for (const auto& e : fs::directory_iterator(dir_, ec))
+      if (is_generation(e) && e.path().filename() != meta.generation) fs::remove_all(e.path(), ec);
+  }
+  comm_.broadcast_string(problem);
+  if (!problem.empty()) throw RuntimeError(problem);
+  spdlog::debug("checkpoint {} written", gen.string());
+}
+
+std::optional<CheckpointMeta> CheckpointStore::latest() const {
+  fs::path latest = fs::path(dir_) / "latest";
+  std::ifstream in(latest);
+  if (!in) return std::nullopt;
+  std::string gen;
+  std::getline(in, gen);
+  fs::path meta = fs::path(dir_) / gen / "meta.json";
+  std::ifstream m(meta);
+  if (!m) throw InputError(meta.string(), "checkpoint metadata missing (remove the checkpoint directory to start over)");
+  try {
+    auto j = nlohmann::json::parse(m);
+    CheckpointMeta c;
+    c.iteration = j.at("iteration");
+    c.stage = j.at("stage");
+    c.step = j.at("step");
+    c.iterations_done = j.at("iterations_done");
+    c.train_acc = j.at("train_acc");
+    c.train_loss = j.at("train_loss");
+    c.fingerprint = j.at("fingerprint");
+    c.ranks = j.at("ranks");
+    c.generation = j.at("generation");
+    c.written_at = j.value("written_at", "");
+    return c;
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(meta.string(), fmt::format("bad checkpoint metadata: {}", e.what()));
+  }
+}
+
+void CheckpointStore::load_rows(const CheckpointMeta& meta, std::int64_t row_begin, at::Tensor& delta, at::Tensor& mask,
+                                at::Tensor& masked) const {
+  std::string path = (fs::path(dir_) / meta.generation / "state.h5").string();
+  auto f = H5File::open_read(path);
+  auto d = f.dims("/delta");
+  if (d.size() != 4 || d[1] != delta.size(1) || d[2] != delta.size(2) || d[3] != delta.size(3) ||
+      row_begin + delta.size(0) > d[0])
+    throw InputError(path, "checkpoint shape does not match the data (remove the checkpoint directory to start over)");
+  auto n = delta.size(0);
+  auto dv = f.read_rows<float>("/delta", row_begin, n);
+  auto mv = f.read_rows<std::uint8_t>("/mask", row_begin, n);
+  auto kv = f.read_rows<std::uint8_t>("/masked", row_begin, n);
+  std::memcpy(delta.data_ptr<float>(), dv.data(), dv.size() * sizeof(float));
+  std::memcpy(mask.data_ptr<std::uint8_t>(), mv.data(), mv.size());
+  std::memcpy(masked.data_ptr<std::uint8_t>(), kv.data(), kv.size());
+}
+
+void CheckpointStore::load_model(const CheckpointMeta& meta, torch::nn::Module& model, torch::optim::Optimizer& opt) const {
+  std::string path = (fs::path(dir_) / meta.generation / "model.pt").string();
+  try {
+    torch::serialize::InputArchive archive, ma, oa;
+    archive.load_from(path);
+    archive.read("model", ma);
+    archive.read("optimizer", oa);
+    model.load(ma);
+    opt.load(oa);
+  } catch (const c10::Error& e) {
+    throw InputError(path, fmt::format("cannot load the checkpointed model: {}", e.what_without_backtrace()));
+  }
+}
+
+void CheckpointStore::remove() {
+  comm_.barrier();
+  if (comm_.rank() == 0) {
+    std::error_code ec;
+    fs::remove(fs::path(dir_) / "latest", ec);
+    for (const auto& e : fs::directory_iterator(dir_, ec))
+      if (is_generation(e)) fs::remove_all(e.path(), ec);
+    fs::remove(dir_, ec);  // only if now empty
+  }
+  comm_.barrier();
+}
+
+}  // namespace salm::io

@@ -1,0 +1,54 @@
+#include "salm/io/noise_file.hpp"
+
+#include <openssl/evp.h>
+
+#include <fstream>
+#include <memory>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "salm/core/error.hpp"
+
+namespace salm::io {
+
+void create_noise_layout(H5File& f, const NoiseLayout& l) {
+  f.create_dataset<float>("/delta", {l.rows, l.height, l.width, l.channels});
+  f.create_dataset<std::uint8_t>("/mask", {l.rows, l.height, l.width});
+  f.create_dataset<std::uint8_t>("/protected", {l.rows, l.height, l.width, l.channels});
+  if (l.label_dim > 0)
+    f.create_dataset<std::int64_t>("/labels", {l.rows, l.label_dim});
+  else
+    f.create_dataset<std::int64_t>("/labels", {l.rows});
+  f.create_dataset<std::int64_t>("/index", {l.rows});
+}
+
+void write_noise_rows(H5File& f, const NoiseRows& r) {
+  f.write_rows("/delta", r.row_begin, r.rows, r.delta);
+  f.write_rows("/mask", r.row_begin, r.rows, r.mask);
+  f.write_rows("/protected", r.row_begin, r.rows, r.protected_);
+  f.write_rows("/labels", r.row_begin, r.rows, r.labels);
+  f.write_rows("/index", r.row_begin, r.rows, r.index);
+}
+
+bool is_noise_file(const H5File& f) { return f.exists("/delta") && f.exists("/mask") && f.exists("/protected"); }
+
+std::string sha256_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, "cannot be read");
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) throw RuntimeError("SHA-256 init failed");
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(in.gcount()));
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &len);
+  std::string hex;
+  for (unsigned i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
+  return hex;
+}
+
+}  // namespace salm::io

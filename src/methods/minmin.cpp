@@ -1,0 +1,351 @@
+#include "salm/methods/minmin.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "salm/core/error.hpp"
+#include "salm/core/progress.hpp"
+#include "salm/core/rng.hpp"
+
+namespace salm::methods {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::uint64_t key(const char* name) { return hash_name(name); }
+
+}  // namespace
+
+at::Tensor images_to_tensor(const std::uint8_t* data, std::int64_t n, std::int64_t h, std::int64_t w, std::int64_t c) {
+  auto t = torch::from_blob(const_cast<std::uint8_t*>(data), {n, h, w, c}, torch::kUInt8);
+  return t.permute({0, 3, 1, 2}).to(torch::kFloat).div_(255.0).contiguous();
+}
+
+at::Tensor protected_images(const at::Tensor& x, const at::Tensor& delta) {
+  return (x + delta).mul(255.0).round().clamp(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous();
+}
+
+at::Tensor top_pixels_mask(const at::Tensor& score, std::int64_t m) {
+  auto n = score.size(0);
+  auto flat = score.reshape({n, -1});
+  // Stable descending sort: among equal scores the lower pixel index comes first.
+  auto order = std::get<1>(flat.sort(/*stable=*/true, /*dim=*/1, /*descending=*/true));
+  auto mask = torch::zeros_like(flat, torch::kUInt8);
+  mask.scatter_(1, order.narrow(1, 0, m), 1);
+  return mask.view(score.sizes());
+}
+
+struct MinMin::Impl {
+  ProtectOptions opt;
+  std::shared_ptr<models::Net> model;
+  dist::Communicator& comm;
+  std::unique_ptr<torch::optim::SGD> sgd;
+  PhaseSeconds sec;
+  const ShardTensors* shard = nullptr;
+  std::int64_t m = 0;  // mask pixels per image
+
+  Impl(ProtectOptions o, std::shared_ptr<models::Net> net, dist::Communicator& c)
+      : opt(std::move(o)), model(std::move(net)), comm(c) {
+    sgd = std::make_unique<torch::optim::SGD>(
+        model->parameters(),
+        torch::optim::SGDOptions(opt.lr).momentum(opt.momentum).weight_decay(opt.weight_decay));
+  }
+
+  /// Cross-entropy (or BCE for multi-label, averaged over labels): mean over rows, or the sum.
+  at::Tensor loss_of(const at::Tensor& logits, const at::Tensor& y, bool sum) const {
+    auto red = sum ? at::Reduction::Sum : at::Reduction::Mean;
+    if (shard->multi_label) {
+      auto l = torch::binary_cross_entropy_with_logits(logits, y, {}, {}, red);
+      return sum ? l / static_cast<double>(y.size(1)) : l;
+    }
+    return at::cross_entropy_loss(logits, y, {}, red);
+  }
+
+  /// The j-th random transformation (flip + crop with 2 px padding) of rows `rows` for `salt`.
+  at::Tensor transform(const at::Tensor& x, const std::vector<std::int64_t>& rows, std::uint64_t salt) const {
+    if (opt.eot_transforms == "none") return x;
+    const std::int64_t pad = 2, h = x.size(2), w = x.size(3);
+    auto padded = torch::constant_pad_nd(x, {pad, pad, pad, pad}, 0);
+    std::vector<at::Tensor> out;
+    out.reserve(rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      Rng r(derive_seed(opt.seed, {key("eot"), salt, static_cast<std::uint64_t>(rows[i])}));
+      std::int64_t oy = static_cast<std::int64_t>(r() % (2 * pad + 1)), ox = static_cast<std::int64_t>(r() % (2 * pad + 1));
+      auto xi = padded[static_cast<std::int64_t>(i)].narrow(1, oy, h).narrow(2, ox, w);
+      if (r() & 1) xi = xi.flip({2});
+      out.push_back(xi);
+    }
+    return torch::stack(out);
+  }
+
+  /// Gradient of the mean loss w.r.t. the input x+d, averaged over the EOT transformations.
+  at::Tensor input_grad(const at::Tensor& xb, const at::Tensor& db, const at::Tensor& yb,
+                        const std::vector<std::int64_t>& rows, std::uint64_t salt) {
+    auto xin = (xb + db).detach().requires_grad_(true);
+    at::Tensor loss;
+    for (int j = 0; j < opt.eot_samples; ++j) {
+      auto l = loss_of(model->forward(transform(xin, rows, derive_seed(salt, {static_cast<std::uint64_t>(j)}))), yb,
+                       false);
+      loss = loss.defined() ? loss + l : l;
+    }
+    if (opt.eot_samples > 1) loss = loss / static_cast<double>(opt.eot_samples);
+    return torch::autograd::grad({loss}, {xin})[0];
+  }
+
+  at::Tensor init_noise(const at::Tensor& xb, const at::Tensor& yb, std::int64_t first_row) const {
+    auto d = torch::zeros_like(xb);
+    if (opt.init == "zero") return d;
+    for (std::int64_t i = 0; i < xb.size(0); ++i) {
+      std::uint64_t id = opt.init == "class" && !shard->multi_label ? static_cast<std::uint64_t>(yb[i].item<std::int64_t>())
+                                                                     : static_cast<std::uint64_t>(first_row + i);
+      auto gen = at::make_generator<at::CPUGeneratorImpl>(derive_seed(opt.seed, {key(opt.init.c_str()), id}));
+      d[i].uniform_(-opt.epsilon, opt.epsilon, gen);
+    }
+    return d;
+  }
+
+  // ---- train stage -------------------------------------------------------------------------
+  void train_step(NoiseState& st, int iter, std::int64_t step) {
+    auto t0 = Clock::now();
+    const auto& s = *shard;
+    std::int64_t n = s.total_rows, b = std::min<std::int64_t>(opt.batch_size, n);
+    // The global batch: the same B rows on every rank, drawn from the whole split; each rank
+    // contributes the rows it owns, so the averaged gradient is the same for any number of ranks.
+    std::vector<std::int64_t> all(static_cast<std::size_t>(n));
+    std::iota(all.begin(), all.end(), 0);
+    Rng r(derive_seed(opt.seed, {key("batch"), static_cast<std::uint64_t>(iter), static_cast<std::uint64_t>(step)}));
+    for (std::int64_t i = 0; i < b; ++i) {
+      auto j = i + static_cast<std::int64_t>(r() % static_cast<std::uint64_t>(n - i));
+      std::swap(all[static_cast<std::size_t>(i)], all[static_cast<std::size_t>(j)]);
+    }
+    std::vector<std::int64_t> local;
+    for (std::int64_t i = 0; i < b; ++i) {
+      auto g = all[static_cast<std::size_t>(i)];
+      if (g >= s.row_begin && g < s.row_begin + s.x.size(0)) local.push_back(g - s.row_begin);
+    }
+    std::sort(local.begin(), local.end());
+    model->train();
+    sgd->zero_grad();
+    auto params = model->parameters();
+    if (local.size() >= 2 || (local.size() == 1 && comm.size() == 1)) {
+      auto idx = torch::tensor(local, torch::kLong);
+      auto logits = model->forward(s.x.index_select(0, idx) + st.delta.index_select(0, idx));
+      auto loss = loss_of(logits, s.y.index_select(0, idx), true) / static_cast<double>(b);
+      loss.backward();
+      sec.train_images += static_cast<std::int64_t>(local.size());
+    }
+    // One bucket: the gradients and the float buffers (batch-norm running statistics, which
+    // each rank updated from its own rows) are summed together; buffers are then averaged, so
+    // every rank holds the same model, as a checkpoint of rank 0's model assumes.
+    std::vector<at::Tensor> bucket;
+    bucket.reserve(params.size());
+    for (auto& p : params) {
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+      bucket.push_back(p.grad());
+    }
+    std::vector<at::Tensor> buffers;
+    if (comm.size() > 1)
+      for (auto& b : model->buffers())
+        if (b.is_floating_point()) buffers.push_back(b);
+    bucket.insert(bucket.end(), buffers.begin(), buffers.end());
+    auto c0 = Clock::now();
+    comm.allreduce(bucket);
+    sec.communication += since(c0);
+    for (auto& b : buffers) b.div_(static_cast<double>(comm.size()));
+    sgd->step();
+    sec.train_stage += since(t0);
+  }
+
+  // ---- noise stage -------------------------------------------------------------------------
+  at::Tensor importance(const at::Tensor& g, const at::Tensor& xb, const at::Tensor& db) const {
+    if (opt.mask_score == "gradient") return g.abs().sum(1);
+    // Only the part of the descent step that the box [0,1] and the budget let through counts.
+    auto v = xb + db;
+    auto down = torch::minimum(db + opt.epsilon, v);        // room to decrease (g > 0)
+    auto up = torch::minimum(opt.epsilon - db, 1.0 - v);    // room to increase (g < 0)
+    auto room = torch::where(g > 0, down, up).clamp(0, opt.step_size) / opt.step_size;
+    return (g.abs() * room).sum(1);
+  }
+
+  void noise_batch(NoiseState& st, int iter, std::int64_t batch) {
+    const auto& s = *shard;
+    std::int64_t n_local = s.x.size(0);
+    std::int64_t lb = opt.batch_size;
+    std::int64_t begin = std::min(n_local, batch * lb), end = std::min(n_local, begin + lb);
+    if (begin >= end) return;
+    auto t0 = Clock::now();
+    auto xb = s.x.narrow(0, begin, end - begin);
+    auto yb = s.y.narrow(0, begin, end - begin);
+    auto db = st.delta.narrow(0, begin, end - begin).clone();
+    auto mb = st.mask.narrow(0, begin, end - begin);
+    auto have = st.masked.narrow(0, begin, end - begin);
+    std::vector<std::int64_t> rows(static_cast<std::size_t>(end - begin));
+    std::iota(rows.begin(), rows.end(), s.row_begin + begin);
+    std::uint64_t salt = derive_seed(0, {static_cast<std::uint64_t>(iter), static_cast<std::uint64_t>(batch)});
+
+    bool fresh = have.min().item<std::uint8_t>() == 0;
+    bool recompute = opt.method == "salm" && (opt.mask_update == "every" || fresh);
+    if (fresh) {  // first time these rows get a mask: start from the chosen initial noise
+      auto init = init_noise(xb, yb, s.row_begin + begin);
+      db = torch::where(have.view({-1, 1, 1, 1}).to(torch::kBool), db, init);
+      db = (xb + db).clamp(0, 1) - xb;
+    }
+    if (opt.method == "em") {
+      mb.fill_(1);
+    } else if (recompute) {
+      auto g = input_grad(xb, db, yb, rows, derive_seed(salt, {key("mask")}));
+      auto newmask = top_pixels_mask(importance(g, xb, db), m);
+      if (opt.mask_update == "once") newmask = torch::where(have.view({-1, 1, 1}).to(torch::kBool), mb, newmask);
+      mb.copy_(newmask);
+    }
+    have.fill_(1);
+    auto mf = mb.unsqueeze(1).to(torch::kFloat);  // [b,1,H,W], shared by the channels of a pixel
+    db.mul_(mf);
+    for (int k = 0; k < opt.pgd_steps; ++k) {
+      auto g = input_grad(xb, db, yb, rows, derive_seed(salt, {static_cast<std::uint64_t>(k)}));
+      db = (db - opt.step_size * (g * mf).sign()).clamp(-opt.epsilon, opt.epsilon) * mf;
+      db = (xb + db).clamp(0, 1) - xb;
+    }
+    st.delta.narrow(0, begin, end - begin).copy_(db);
+    sec.noise_image_steps += (end - begin) * opt.pgd_steps;
+    sec.noise_stage += since(t0);
+  }
+
+  // ---- check -------------------------------------------------------------------------------
+  void check(NoiseState& st) {
+    auto t0 = Clock::now();
+    const auto& s = *shard;
+    model->eval();
+    torch::NoGradGuard ng;
+    double sums[3] = {0, 0, 0};  // correct, counted, loss sum
+    for (std::int64_t b = 0; b < s.x.size(0); b += opt.batch_size) {
+      auto len = std::min(opt.batch_size, s.x.size(0) - b);
+      auto logits = model->forward(s.x.narrow(0, b, len) + st.delta.narrow(0, b, len));
+      auto y = s.y.narrow(0, b, len);
+      sums[2] += loss_of(logits, y, true).item<double>();
+      if (s.multi_label) {
+        sums[0] += ((logits > 0).to(torch::kFloat) == y).to(torch::kFloat).mean(1).sum().item<double>();
+      } else {
+        sums[0] += (logits.argmax(1) == y).sum().item<double>();
+      }
+      sums[1] += static_cast<double>(len);
+    }
+    auto c0 = Clock::now();
+    comm.allreduce(sums, 3);
+    sec.communication += since(c0);
+    st.train_acc = sums[1] > 0 ? sums[0] / sums[1] : 0;
+    st.train_loss = sums[1] > 0 ? sums[2] / sums[1] : 0;
+    sec.check += since(t0);
+  }
+
+  bool stop_now(const LoopHooks& hooks) {
+    std::int64_t want = hooks.stop_requested && hooks.stop_requested() ? 1 : 0;
+    return comm.allreduce_scalar(want, dist::ReduceOp::max) > 0;
+  }
+
+  void set_requires_grad(bool on) {
+    for (auto& p : model->parameters()) p.requires_grad_(on);
+  }
+};
+
+MinMin::MinMin(ProtectOptions opt, std::shared_ptr<models::Net> model, dist::Communicator& comm)
+    : impl_(std::make_unique<Impl>(std::move(opt), std::move(model), comm)) {}
+
+MinMin::~MinMin() = default;
+
+std::int64_t MinMin::noise_batches(std::int64_t total_rows) const {
+  std::int64_t largest = (total_rows + impl_->comm.size() - 1) / impl_->comm.size();
+  return (largest + impl_->opt.batch_size - 1) / impl_->opt.batch_size;
+}
+
+LoopResult MinMin::run(const ShardTensors& shard, std::optional<NoiseState> resume,
+                       const std::function<void(torch::nn::Module&, torch::optim::SGD&)>& load, const LoopHooks& hooks) {
+  auto& im = *impl_;
+  const auto& opt = im.opt;
+  im.shard = &shard;
+  im.m = opt.mask_pixels(shard.x.size(2) * shard.x.size(3));
+  LoopResult res;
+  NoiseState st;
+  if (resume) {
+    st = std::move(*resume);
+    load(*im.model, *im.sgd);
+  } else {
+    st.delta = torch::zeros_like(shard.x);
+    st.mask = torch::zeros({shard.x.size(0), shard.x.size(2), shard.x.size(3)}, torch::kUInt8);
+    st.masked = torch::zeros({shard.x.size(0)}, torch::kUInt8);
+    // The same initial model everywhere: rank 0's weights and buffers.
+    std::vector<at::Tensor> all;
+    for (auto& p : im.model->parameters()) all.push_back(p.data());
+    for (auto& b : im.model->buffers()) all.push_back(b);
+    im.comm.broadcast(all, 0);
+  }
+  const std::int64_t nb = noise_batches(shard.total_rows);
+  auto checkpoint = [&] {
+    if (hooks.checkpoint) hooks.checkpoint(st, *im.model, *im.sgd);
+  };
+  bool root = im.comm.rank() == 0;
+  // A resumed run that had already met the stop accuracy is finished; one that ran out of
+  // iterations goes on if --max-iters is now larger.
+  res.reached_stop_acc = st.iterations_done > 0 && opt.stop_acc > 0 && st.train_acc >= opt.stop_acc;
+  while (!res.reached_stop_acc && st.pos.iteration < opt.max_iters) {
+    const int it = st.pos.iteration;
+    if (st.pos.stage == 0) {
+      im.set_requires_grad(true);
+      for (std::int64_t t = st.pos.step; t < opt.train_steps; ++t) {
+        im.train_step(st, it, t);
+        st.pos.step = t + 1;
+        if (im.stop_now(hooks)) {
+          checkpoint();
+          res.interrupted = true;
+          res.state = std::move(st);
+          res.seconds = im.sec;
+          return res;
+        }
+      }
+      st.pos = {it, 1, 0};
+    }
+    if (st.pos.stage == 1) {
+      im.model->eval();
+      im.set_requires_grad(false);  // input gradients only: ~1/3 cheaper than a full backward
+      Progress progress(fmt::format("iteration {}/{} noise stage", it + 1, opt.max_iters),
+                        shard.total_rows * opt.pgd_steps, "image-steps", root, 10.0);
+      progress.advance(st.pos.step * opt.batch_size * im.comm.size() * opt.pgd_steps);
+      for (std::int64_t b = st.pos.step; b < nb; ++b) {
+        im.noise_batch(st, it, b);
+        st.pos.step = b + 1;
+        progress.advance(std::min(opt.batch_size * im.comm.size(), shard.total_rows) * opt.pgd_steps);
+        if (im.stop_now(hooks)) {
+          im.set_requires_grad(true);
+          checkpoint();
+          res.interrupted = true;
+          res.state = std::move(st);
+          res.seconds = im.sec;
+          return res;
+        }
+      }
+      im.set_requires_grad(true);
+      st.pos = {it, 2, 0};
+    }
+    im.check(st);
+    st.iterations_done = it + 1;
+    res.reached_stop_acc = opt.stop_acc > 0 && st.train_acc >= opt.stop_acc;
+    st.pos = {it + 1, 0, 0};
+    if (root)
+      spdlog::info("iteration {}/{}: train accuracy on x+delta {:.2f}%, loss {:.4f}{}", it + 1, opt.max_iters,
+                   100 * st.train_acc, st.train_loss, res.reached_stop_acc ? " (stop accuracy reached)" : "");
+    checkpoint();
+  }
+  res.state = std::move(st);
+  res.seconds = im.sec;
+  return res;
+}
+
+}  // namespace salm::methods
