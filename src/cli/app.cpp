@@ -20,7 +20,7 @@ namespace salm::cli {
 
 const std::vector<Subcommand>& subcommands() {
   static const std::vector<Subcommand> all{synth_command(), convert_command(), protect_command(),
-                                           inspect_command()};
+                                           evaluate_command(), inspect_command()};
   return all;
 }
 

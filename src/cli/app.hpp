@@ -29,6 +29,7 @@ struct Subcommand {
 
 Subcommand synth_command();
 Subcommand protect_command();
+Subcommand evaluate_command();
 Subcommand convert_command();
 Subcommand inspect_command();
 

@@ -6,8 +6,15 @@
 #include <spdlog/spdlog.h>
 
 #include "app.hpp"
+#include "salm/core/error.hpp"
 #include "salm/data/reader.hpp"
 #include "salm/dist/shard.hpp"
+#include "salm/io/h5.hpp"
+#include "salm/io/noise_file.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
 
 namespace salm::cli {
 namespace {
@@ -46,12 +53,85 @@ SplitSummary summarise(data::DatasetReader& reader, const std::string& split, di
   return s;
 }
 
+/// A noise file: method and options, max |delta|, mask density, per-class counts, accuracy.
+int inspect_noise(const std::string& path, bool json, dist::Communicator& comm) {
+  auto f = io::H5File::open_read(path);
+  auto d = f.dims("/delta");
+  if (d.size() != 4) throw InputError(path, "/delta is not [N,H,W,C]");
+  const std::int64_t n = d[0], h = d[1], w = d[2], c = d[3];
+  auto mine = dist::shard_of(n, comm.rank(), comm.size());
+  double stats[3] = {0, 0, 0};  // max |delta|, mask pixels, pixels with delta != 0
+  const std::int64_t chunk = 4096;
+  for (std::int64_t b = mine.begin; b < mine.end; b += chunk) {
+    auto len = std::min(chunk, mine.end - b);
+    auto delta = f.read_rows<float>("/delta", b, len);
+    auto mask = f.read_rows<std::uint8_t>("/mask", b, len);
+    for (std::size_t i = 0; i < mask.size(); ++i) {
+      stats[1] += mask[i] != 0;
+      bool nz = false;
+      for (std::int64_t k = 0; k < c; ++k) {
+        float v = std::abs(delta[i * static_cast<std::size_t>(c) + static_cast<std::size_t>(k)]);
+        stats[0] = std::max(stats[0], static_cast<double>(v));
+        nz = nz || v != 0;
+      }
+      stats[2] += nz;
+    }
+  }
+  double mx = stats[0];
+  comm.allreduce(&mx, 1, dist::ReduceOp::max);
+  comm.allreduce(stats + 1, 2);
+  auto labels = f.read_all<std::int64_t>("/labels");
+  auto num_classes = f.attr_int("/", "num_classes").value_or(0);
+  std::vector<std::int64_t> counts(static_cast<std::size_t>(std::max<std::int64_t>(num_classes, 1)), 0);
+  auto ld = f.dims("/labels");
+  if (ld.size() == 2) {
+    for (std::size_t j = 0; j < labels.size(); ++j) counts[j % counts.size()] += labels[j];
+  } else {
+    for (auto l : labels)
+      if (l >= 0 && l < static_cast<std::int64_t>(counts.size())) counts[static_cast<std::size_t>(l)] += 1;
+  }
+  if (comm.rank() != 0) return 0;
+  nlohmann::json j;
+  j["file"] = path;
+  j["kind"] = "noise";
+  j["rows"] = n;
+  j["height"] = h;
+  j["width"] = w;
+  j["channels"] = c;
+  j["max_abs_delta_255"] = mx * 255.0;
+  j["mask_density"] = n > 0 ? stats[1] / static_cast<double>(n * h * w) : 0.0;
+  j["perturbed_pixel_density"] = n > 0 ? stats[2] / static_cast<double>(n * h * w) : 0.0;
+  j[ld.size() == 2 ? "positives_per_label" : "class_counts"] = counts;
+  nlohmann::json attrs;
+  for (const auto& name : f.attr_names("/")) {
+    if (auto sv = f.attr_string("/", name)) attrs[name] = *sv;
+    else if (auto iv = f.attr_int("/", name)) attrs[name] = *iv;
+    else if (auto dv = f.attr_double("/", name)) attrs[name] = *dv;
+  }
+  j["attributes"] = attrs;
+  if (json) {
+    std::cout << j.dump(2) << std::endl;
+    return 0;
+  }
+  auto a = [&](const char* k) { return attrs.contains(k) ? attrs[k].dump() : std::string("?"); };
+  std::cout << fmt::format("{}: noise file, {} rows of {}x{}x{}\n", path, n, h, w, c);
+  std::cout << fmt::format("  method {}, k {}%, epsilon {}/255, source model {}, seed {}, ranks {}\n", a("method"), a("k"),
+                           a("epsilon"), a("model"), a("seed"), a("ranks"));
+  std::cout << fmt::format("  source {} (sha256 {})\n", a("source"), a("source_sha256"));
+  std::cout << fmt::format("  max |delta| {:.3f}/255, mask density {:.2f}%, perturbed pixels {:.2f}%\n", mx * 255.0,
+                           100.0 * j["mask_density"].get<double>(), 100.0 * j["perturbed_pixel_density"].get<double>());
+  std::cout << fmt::format("  {} iterations, final train accuracy on x+delta {}, loss {}\n", a("iterations"),
+                           a("final_train_accuracy"), a("final_train_loss"));
+  std::cout << fmt::format("  {}: {}\n", ld.size() == 2 ? "positives per label" : "rows per class", fmt::join(counts, " "));
+  return 0;
+}
+
 }  // namespace
 
 Subcommand inspect_command() {
   Subcommand s;
   s.name = "inspect";
-  s.summary = "summarise a dataset (.npz or .h5): splits, shapes, classes, per-class counts, background";
+  s.summary = "summarise a dataset (.npz or .h5: splits, shapes, classes, background) or a noise file (options, max |delta|, mask density, accuracy)";
   s.usage = "[mpirun -n R] salm inspect FILE [--json]";
   s.options = [] {
     po::options_description o("inspect options");
@@ -63,6 +143,13 @@ Subcommand inspect_command() {
   s.positional.add("file", 1);
   s.run = [](Context& ctx) {
     const auto path = ctx.vm["file"].as<std::string>();
+    {  // a noise file?
+      std::ifstream in(path, std::ios::binary);
+      char magic[8] = {0};
+      in.read(magic, 8);
+      if (in && std::memcmp(magic, "\x89HDF\r\n\x1a\n", 8) == 0 && io::is_noise_file(io::H5File::open_read(path)))
+        return inspect_noise(path, ctx.vm["json"].as<bool>(), ctx.comm);
+    }
     auto reader = data::open_dataset(path);
     const auto& info = reader->info();
     std::vector<SplitSummary> splits;

@@ -292,16 +292,7 @@ Subcommand protect_command() {
       spdlog::info("wrote {}: {} rows, {} iterations, train accuracy on x+delta {:.2f}%; noise stage {:.0f} image-steps/s; total {}",
                    out_path, n, st.iterations_done, 100 * st.train_acc, summary["noise_images_per_second"].get<double>(),
                    format_duration(seconds["total"].get<double>()));
-      if (!report_path.empty()) {
-        std::string tmp = report_path + ".partial";
-        {
-          std::ofstream r(tmp);
-          r << summary.dump(2) << "\n";
-          if (!r) throw RuntimeError(fmt::format("{}: cannot write the report", report_path));
-        }
-        if (std::rename(tmp.c_str(), report_path.c_str()) != 0)
-          throw RuntimeError(fmt::format("{}: cannot publish the report", report_path));
-      }
+      if (!report_path.empty()) io::publish_text(report_path, summary.dump(2) + "\n");
     }
     if (checkpoints && !vm["keep-checkpoint"].as<bool>()) store.remove();
     return 0;

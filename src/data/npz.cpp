@@ -89,10 +89,20 @@ NpyHeader parse_npy_header(const std::string& where, const std::string& p) {
   std::string dims = m[1];
   static const std::regex num_re(R"(-?\d+)");
   for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num_re); it != std::sregex_iterator(); ++it) {
-    long long d = std::stoll(it->str());
+    long long d = 0;
+    try {
+      d = std::stoll(it->str());
+    } catch (const std::out_of_range&) {
+      throw InputError(where, fmt::format("npy header has a dimension too large: {}", it->str()));
+    }
     if (d < 0) throw InputError(where, fmt::format("npy header has a negative dimension {}", d));
     h.shape.push_back(d);
   }
+  // The byte count must fit in 64 bits (a lying header must not wrap around to a small size).
+  std::int64_t bytes = std::max(1, h.itemsize());
+  for (auto d : h.shape)
+    if (__builtin_mul_overflow(bytes, d, &bytes))
+      throw InputError(where, fmt::format("npy header has an impossible shape {}", h.shape_string()));
   return h;
 }
 

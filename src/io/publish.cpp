@@ -58,6 +58,18 @@ void check_output_path(const std::string& path, bool overwrite, dist::Communicat
   agree_or_throw(path, comm, [&] { return output_problem(path, overwrite); });
 }
 
+void publish_text(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".partial";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) throw RuntimeError(fmt::format("{}: cannot write: {}", path, std::strerror(errno)));
+  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  ok = std::fclose(f) == 0 && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw RuntimeError(fmt::format("{}: cannot write: {}", path, std::strerror(errno)));
+  }
+}
+
 AtomicH5Output::AtomicH5Output(std::string path, bool overwrite, dist::Communicator& comm)
     : path_(std::move(path)), overwrite_(overwrite), comm_(comm),
       file_([&]() -> H5File {

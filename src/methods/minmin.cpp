@@ -13,6 +13,7 @@
 #include "salm/core/error.hpp"
 #include "salm/core/progress.hpp"
 #include "salm/core/rng.hpp"
+#include "salm/models/training.hpp"
 
 namespace salm::methods {
 namespace {
@@ -59,14 +60,8 @@ struct MinMin::Impl {
         torch::optim::SGDOptions(opt.lr).momentum(opt.momentum).weight_decay(opt.weight_decay));
   }
 
-  /// Cross-entropy (or BCE for multi-label, averaged over labels): mean over rows, or the sum.
   at::Tensor loss_of(const at::Tensor& logits, const at::Tensor& y, bool sum) const {
-    auto red = sum ? at::Reduction::Sum : at::Reduction::Mean;
-    if (shard->multi_label) {
-      auto l = torch::binary_cross_entropy_with_logits(logits, y, {}, {}, red);
-      return sum ? l / static_cast<double>(y.size(1)) : l;
-    }
-    return at::cross_entropy_loss(logits, y, {}, red);
+    return models::task_loss(logits, y, shard->multi_label, sum);
   }
 
   /// The j-th random transformation (flip + crop with 2 px padding) of rows `rows` for `salt`.
@@ -119,22 +114,11 @@ struct MinMin::Impl {
     std::int64_t n = s.total_rows, b = std::min<std::int64_t>(opt.batch_size, n);
     // The global batch: the same B rows on every rank, drawn from the whole split; each rank
     // contributes the rows it owns, so the averaged gradient is the same for any number of ranks.
-    std::vector<std::int64_t> all(static_cast<std::size_t>(n));
-    std::iota(all.begin(), all.end(), 0);
-    Rng r(derive_seed(opt.seed, {key("batch"), static_cast<std::uint64_t>(iter), static_cast<std::uint64_t>(step)}));
-    for (std::int64_t i = 0; i < b; ++i) {
-      auto j = i + static_cast<std::int64_t>(r() % static_cast<std::uint64_t>(n - i));
-      std::swap(all[static_cast<std::size_t>(i)], all[static_cast<std::size_t>(j)]);
-    }
-    std::vector<std::int64_t> local;
-    for (std::int64_t i = 0; i < b; ++i) {
-      auto g = all[static_cast<std::size_t>(i)];
-      if (g >= s.row_begin && g < s.row_begin + s.x.size(0)) local.push_back(g - s.row_begin);
-    }
-    std::sort(local.begin(), local.end());
+    auto order = models::permutation(n, opt.seed, {key("batch"), static_cast<std::uint64_t>(iter), static_cast<std::uint64_t>(step)});
+    order.resize(static_cast<std::size_t>(b));
+    auto local = models::local_rows(order, s.row_begin, s.x.size(0));
     model->train();
     sgd->zero_grad();
-    auto params = model->parameters();
     if (local.size() >= 2 || (local.size() == 1 && comm.size() == 1)) {
       auto idx = torch::tensor(local, torch::kLong);
       auto logits = model->forward(s.x.index_select(0, idx) + st.delta.index_select(0, idx));
@@ -142,24 +126,9 @@ struct MinMin::Impl {
       loss.backward();
       sec.train_images += static_cast<std::int64_t>(local.size());
     }
-    // One bucket: the gradients and the float buffers (batch-norm running statistics, which
-    // each rank updated from its own rows) are summed together; buffers are then averaged, so
-    // every rank holds the same model, as a checkpoint of rank 0's model assumes.
-    std::vector<at::Tensor> bucket;
-    bucket.reserve(params.size());
-    for (auto& p : params) {
-      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-      bucket.push_back(p.grad());
-    }
-    std::vector<at::Tensor> buffers;
-    if (comm.size() > 1)
-      for (auto& b : model->buffers())
-        if (b.is_floating_point()) buffers.push_back(b);
-    bucket.insert(bucket.end(), buffers.begin(), buffers.end());
-    auto c0 = Clock::now();
-    comm.allreduce(bucket);
-    sec.communication += since(c0);
-    for (auto& b : buffers) b.div_(static_cast<double>(comm.size()));
+    // Gradients and batch-norm statistics in one bucket: every rank keeps the same model, as a
+    // checkpoint of rank 0's model assumes.
+    sec.communication += models::allreduce_gradients(*model, comm);
     sgd->step();
     sec.train_stage += since(t0);
   }
@@ -231,11 +200,7 @@ struct MinMin::Impl {
       auto logits = model->forward(s.x.narrow(0, b, len) + st.delta.narrow(0, b, len));
       auto y = s.y.narrow(0, b, len);
       sums[2] += loss_of(logits, y, true).item<double>();
-      if (s.multi_label) {
-        sums[0] += ((logits > 0).to(torch::kFloat) == y).to(torch::kFloat).mean(1).sum().item<double>();
-      } else {
-        sums[0] += (logits.argmax(1) == y).sum().item<double>();
-      }
+      sums[0] += models::count_correct(logits, y, s.multi_label);
       sums[1] += static_cast<double>(len);
     }
     auto c0 = Clock::now();

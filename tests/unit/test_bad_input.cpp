@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
-#include <functional>
 #include <random>
 
 #include "salm/core/error.hpp"
@@ -68,8 +67,8 @@ std::string expect_refused(const std::vector<std::string>& args, const std::stri
   return lines[0];
 }
 
-/// What opening `path` and reading every split through the library throws: the InputError's
-/// message, or a failure when it succeeds or throws something else.
+/// Opening `path` and reading every split through the library throws salm::InputError naming
+/// `path` and mentioning one of `words` (anything else, or no error, is a failure).
 ::testing::AssertionResult library_refuses(const std::string& path, const data::OpenOptions& options,
                                            const std::vector<std::string>& words) {
   try {
@@ -91,19 +90,20 @@ std::string expect_refused(const std::vector<std::string>& args, const std::stri
 }
 
 /// A bad input file: `salm convert` (into an empty directory) and `salm inspect` both refuse it,
-/// the output directory stays empty, and the library throws InputError.
-void expect_bad_input(const std::string& in, const std::vector<std::string>& words,
-                      const std::vector<std::string>& convert_extra = {},
-                      const data::OpenOptions& options = {}) {
+/// the output directory stays empty, and the library throws InputError. Returns convert's line.
+std::string expect_bad_input(const std::string& in, const std::vector<std::string>& words,
+                             const std::vector<std::string>& convert_extra = {},
+                             const data::OpenOptions& options = {}) {
   SCOPED_TRACE("input " + in);
   test::TempDir out;
   std::string out_file = out.file("out.h5");
   std::vector<std::string> args{"convert", "--in", in, "--out", out_file};
   args.insert(args.end(), convert_extra.begin(), convert_extra.end());
-  expect_refused(args, in, words);
+  std::string line = expect_refused(args, in, words);
   EXPECT_TRUE(dir_is_empty(out.path()));
   if (convert_extra.empty()) expect_refused({"inspect", in}, in, words);
   EXPECT_TRUE(library_refuses(in, options, words));
+  return line;
 }
 
 std::string random_bytes(std::size_t n, unsigned seed) {
@@ -132,7 +132,8 @@ void drop(test::NpzMembers& m, const std::string& key) {
   m.erase(std::remove_if(m.begin(), m.end(), [&](const auto& p) { return p.first == key; }), m.end());
 }
 
-/// A small salm dataset .h5 written directly through H5File; `edit` may change it first.
+/// A small salm dataset .h5 (train 20 + test 20 rows, 8x8 grey, 4 classes) written directly
+/// through H5File, valid unless a field says otherwise.
 struct H5Spec {
   bool float_images = false;
   bool with_labels = true;
@@ -140,13 +141,11 @@ struct H5Spec {
   std::int64_t label_rows = 20;
   std::int64_t bad_label = -1;  ///< >= 0: train label 3 gets this value
   bool with_num_classes = true;
-  bool with_test = true;
 };
 
 void write_h5(const std::string& path, const H5Spec& s) {
   auto f = io::H5File::create_exclusive(path, MPI_COMM_NULL);
   for (const std::string split : {"train", "test"}) {
-    if (split == "test" && !s.with_test) continue;
     f.create_group("/" + split);
     std::string ig = "/" + split + "/images", lg = "/" + split + "/labels";
     std::vector<std::int64_t> dims{s.rows, 8, 8, 1};
@@ -259,7 +258,7 @@ TEST(BadInput, TruncatedZip) {
   test::write_npz(whole, test::medmnist_members(), /*deflate=*/true);
   std::string bytes = test::read_file(whole);
   ASSERT_GT(bytes.size(), 200u);
-  for (std::size_t keep : {bytes.size() / 2, bytes.size() - 1, bytes.size() - 30, std::size_t{40}}) {
+  for (std::size_t keep : {bytes.size() / 2, bytes.size() - 1, std::size_t{40}}) {
     std::string in = dir.file("cut-" + std::to_string(keep) + ".npz");
     test::write_file(in, bytes.substr(0, keep));
     expect_bad_input(in, {"zip", "truncated", "archive"});
@@ -299,9 +298,8 @@ TEST(BadInput, NpyHeaderLiesAboutTheShape) {
     member(m, "train_images").shape = {30, 8, 8};  // the data holds 20 rows
     std::string in = dir.file(deflate ? "shape-deflate.npz" : "shape-stored.npz");
     test::write_npz(in, m, deflate);
-    std::string line = expect_refused({"convert", "--in", in, "--out", dir.file("never.h5")}, in, {"shape", "header"});
+    std::string line = expect_bad_input(in, {"shape", "header"});
     EXPECT_NE(line.find("train_images"), std::string::npos) << line;
-    expect_bad_input(in, {"shape", "header"});
   }
   // and fewer rows than the data holds
   auto m = test::medmnist_members();
@@ -309,7 +307,6 @@ TEST(BadInput, NpyHeaderLiesAboutTheShape) {
   std::string in = dir.file("shape-short.npz");
   test::write_npz(in, m, false);
   expect_bad_input(in, {"shape", "header"});
-  EXPECT_FALSE(test::file_exists(dir.file("never.h5")));
 }
 
 TEST(BadInput, NpyHeaderLiesAboutTheDtype) {
@@ -342,9 +339,8 @@ TEST(BadInput, Float32Images) {
   img.data = data;
   std::string in = dir.file("float-images.npz");
   test::write_npz(in, m, true);
-  std::string line = expect_refused({"inspect", in}, in, {"uint8"});
+  std::string line = expect_bad_input(in, {"uint8"});
   EXPECT_TRUE(mentions_any(line, {"float32", "dtype"})) << line;
-  expect_bad_input(in, {"uint8", "float32", "dtype"});
 }
 
 TEST(BadInput, Int16Images) {
@@ -357,9 +353,8 @@ TEST(BadInput, Int16Images) {
   img.data = data;
   std::string in = dir.file("int16-images.npz");
   test::write_npz(in, m, false);
-  std::string line = expect_refused({"inspect", in}, in, {"uint8"});
+  std::string line = expect_bad_input(in, {"uint8"});
   EXPECT_TRUE(mentions_any(line, {"int16", "dtype"})) << line;
-  expect_bad_input(in, {"uint8", "int16", "dtype"});
 }
 
 TEST(BadInput, FloatLabels) {
@@ -383,9 +378,8 @@ TEST(BadInput, LabelsOfTheWrongLength) {
     member(m, "train_labels") = labels_of(cycle_labels(n, 4));
     std::string in = dir.file("labels-" + std::to_string(n) + ".npz");
     test::write_npz(in, m, n == 19);
-    std::string line = expect_refused({"inspect", in}, in, {"labels"});
+    std::string line = expect_bad_input(in, {"labels"});
     EXPECT_NE(line.find(std::to_string(n)), std::string::npos) << "names the label count: " << line;
-    expect_bad_input(in, {"labels"});
   }
 }
 
@@ -441,9 +435,8 @@ TEST(BadInput, MissingSplit) {
     drop(m, std::string(split) + "_labels");
     std::string in = dir.file(std::string("no-") + split + ".npz");
     test::write_npz(in, m, false);
-    std::string line = expect_refused({"inspect", in}, in, {"missing split", "split"});
+    std::string line = expect_bad_input(in, {"missing split", "split"});
     EXPECT_NE(line.find(split), std::string::npos) << line;
-    expect_bad_input(in, {"missing split", "split"});
   }
 }
 
@@ -453,8 +446,7 @@ TEST(BadInput, ImagesWithoutLabels) {
   drop(m, "val_labels");
   std::string in = dir.file("no-val-labels.npz");
   test::write_npz(in, m, true);
-  expect_refused({"inspect", in}, in, {"val_labels"});
-  expect_bad_input(in, {"val_labels", "labels"});
+  expect_bad_input(in, {"val_labels"});
 
   auto m2 = test::medmnist_members();
   drop(m2, "train_images");
@@ -519,9 +511,8 @@ TEST(BadInput, Hdf5WithFloatImages) {
   H5Spec s;
   s.float_images = true;
   write_h5(in, s);
-  std::string line = expect_refused({"inspect", in}, in, {"uint8"});
+  std::string line = expect_bad_input(in, {"uint8"});
   EXPECT_TRUE(mentions_any(line, {"float32", "float"})) << line;
-  expect_bad_input(in, {"uint8", "float"});
 }
 
 // --- outputs -----------------------------------------------------------------------------------
@@ -543,6 +534,8 @@ TEST(BadInput, OutputDirectoryDoesNotExist) {
   expect_refused({"synth", "--out", out, "--train", "8", "--val", "4", "--test", "4"}, out,
                  {"does not exist", "no such"});
   EXPECT_FALSE(test::file_exists(dir.file("no-such-dir")));
+  std::string under_a_file = in + "/out.h5";  // the "directory" is the input file
+  expect_refused({"convert", "--in", in, "--out", under_a_file}, under_a_file, {"not a directory"});
   EXPECT_EQ(test::list_dir(dir.path()), std::vector<std::string>{"valid.npz"});
 }
 
@@ -654,4 +647,26 @@ TEST(BadInput, NpyHeaderWithAbsurdShape) {
     test::write_npz(in, m, false);
     expect_bad_input(in, {"shape", "header", "large", "size"});
   }
+}
+
+TEST(BadInput, DamagedDeflateMember) {
+  // The archive's directory is intact but one member's compressed stream is damaged past the
+  // first 64 KiB, so it is found while rows are read (convert has begun writing by then).
+  test::TempDir dir;
+  std::string in = dir.file("damaged.npz");
+  test::write_npz(in, test::medmnist_members(20, 6, 10, 4, 128, 128), /*deflate=*/true);
+  std::string b = test::read_file(in);
+  auto name = b.find("test_images.npy");
+  ASSERT_NE(name, std::string::npos);
+  auto u16 = [&](std::size_t at) { return static_cast<std::size_t>(static_cast<unsigned char>(b[at])) |
+                                          static_cast<std::size_t>(static_cast<unsigned char>(b[at + 1])) << 8; };
+  std::size_t local = name - 30;  // local file header: signature PK\3\4, sizes, name, extra
+  ASSERT_EQ(b.compare(local, 4, "PK\x03\x04"), 0);
+  std::size_t csize = u16(local + 18) | u16(local + 20) << 16;
+  std::size_t data = local + 30 + u16(local + 26) + u16(local + 28);
+  ASSERT_GT(csize, 64u);
+  ASSERT_LE(data + csize, b.size());
+  for (std::size_t k = csize * 4 / 5; k < csize * 4 / 5 + 16; ++k) b[data + k] = static_cast<char>(b[data + k] ^ 0x5a);
+  test::write_file(in, b);
+  expect_bad_input(in, {"zip", "damaged", "corrupt", "zlib", "crc", "read"});
 }

@@ -15,6 +15,10 @@ namespace salm::io {
 /// Collective: rank 0 checks and every rank throws the same error.
 void check_output_path(const std::string& path, bool overwrite, dist::Communicator& comm);
 
+/// Writes a small text file (report, CSV) atomically: `path.partial`, then rename. Not
+/// collective: one rank calls it. Throws RuntimeError naming the file on failure.
+void publish_text(const std::string& path, const std::string& text);
+
 /// An HDF5 output being written. Construction is collective and creates `path.partial`
 /// (exclusively: an existing `.partial` is removed only with `overwrite`, since another run may
 /// still be writing it).

@@ -1,0 +1,154 @@
+#include "salm/eval/victim.hpp"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "salm/core/error.hpp"
+#include "salm/core/rng.hpp"
+#include "salm/models/models.hpp"
+#include "salm/models/training.hpp"
+
+namespace salm::eval {
+namespace {
+
+at::Tensor to_images(const data::SplitData& d) {
+  auto t = torch::from_blob(const_cast<std::uint8_t*>(d.images.data()),
+                            {d.rows(), d.shape.height, d.shape.width, d.shape.channels}, torch::kUInt8);
+  return t.permute({0, 3, 1, 2}).to(torch::kFloat).div_(255.0).contiguous();
+}
+
+at::Tensor to_labels(const data::SplitData& d, bool multi_label) {
+  auto l = torch::tensor(d.labels, torch::kLong);
+  return multi_label ? l.view({d.rows(), d.shape.label_dim}).to(torch::kFloat) : l;
+}
+
+/// Random horizontal flip and a random crop of a 2-pixel zero-padded image, per row.
+at::Tensor flip_crop(const at::Tensor& x, const std::vector<std::int64_t>& rows, std::uint64_t seed, int epoch) {
+  const std::int64_t pad = 2, h = x.size(2), w = x.size(3);
+  auto padded = torch::constant_pad_nd(x, {pad, pad, pad, pad}, 0);
+  std::vector<at::Tensor> out;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    Rng r(derive_seed(seed, {hash_name("augment"), static_cast<std::uint64_t>(epoch), static_cast<std::uint64_t>(rows[i])}));
+    auto oy = static_cast<std::int64_t>(r() % (2 * pad + 1)), ox = static_cast<std::int64_t>(r() % (2 * pad + 1));
+    auto xi = padded[static_cast<std::int64_t>(i)].narrow(1, oy, h).narrow(2, ox, w);
+    if (r() & 1) xi = xi.flip({2});
+    out.push_back(xi);
+  }
+  return torch::stack(out);
+}
+
+}  // namespace
+
+void VictimOptions::validate() const {
+  if (epochs < 1) throw UsageError("--epochs must be at least 1");
+  if (batch_size < 1) throw UsageError("--batch-size must be at least 1");
+  if (lr < 0) throw UsageError("--lr must be positive");
+  if (optimizer != "sgd" && optimizer != "adam") throw UsageError(fmt::format("--optimizer: '{}' (sgd, adam)", optimizer));
+  if (augment != "none" && augment != "flip-crop") throw UsageError(fmt::format("--augment: '{}' (none, flip-crop)", augment));
+}
+
+double chance_accuracy(const std::vector<std::int64_t>& counts, std::int64_t rows, bool multi_label) {
+  if (rows <= 0 || counts.empty()) return 0;
+  if (multi_label) {
+    double s = 0;
+    for (auto c : counts) s += static_cast<double>(std::max(c, rows - c)) / static_cast<double>(rows);
+    return s / static_cast<double>(counts.size());
+  }
+  return static_cast<double>(*std::max_element(counts.begin(), counts.end())) / static_cast<double>(rows);
+}
+
+VictimResult train_victim(const VictimOptions& opt, const data::SplitData& train, std::int64_t total_train,
+                          const data::SplitData& test, const data::DatasetInfo& info, dist::Communicator& comm,
+                          const std::function<void(const EpochResult&)>& on_epoch) {
+  opt.validate();
+  const bool multi = info.task == data::Task::multi_label;
+  auto t_start = std::chrono::steady_clock::now();
+  auto x = to_images(train), y = to_labels(train, multi);
+  auto xt = to_images(test), yt = to_labels(test, multi);
+  torch::manual_seed(derive_seed(opt.seed, {hash_name("victim")}));
+  auto model = models::make_model({opt.model, train.shape.channels, train.shape.height, info.num_classes});
+  {  // the same initial model on every rank
+    std::vector<at::Tensor> all;
+    for (auto& p : model->parameters()) all.push_back(p.data());
+    for (auto& b : model->buffers()) all.push_back(b);
+    comm.broadcast(all, 0);
+  }
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  if (opt.optimizer == "adam")
+    optimizer = std::make_unique<torch::optim::Adam>(model->parameters(), torch::optim::AdamOptions(opt.learning_rate()));
+  else
+    optimizer = std::make_unique<torch::optim::SGD>(
+        model->parameters(), torch::optim::SGDOptions(opt.learning_rate()).momentum(0.9).weight_decay(5e-4));
+  const std::int64_t b = std::min(opt.batch_size, total_train);
+  const std::int64_t steps = (total_train + b - 1) / b;
+  VictimResult res;
+  res.train_rows = total_train;
+  res.test_rows = comm.allreduce_scalar(test.rows());
+  for (int epoch = 0; epoch < opt.epochs; ++epoch) {
+    auto e0 = std::chrono::steady_clock::now();
+    // Cosine learning-rate schedule over the epochs.
+    double lr = opt.learning_rate() * 0.5 * (1 + std::cos(M_PI * epoch / opt.epochs));
+    for (auto& g : optimizer->param_groups()) {
+      if (opt.optimizer == "adam") static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
+      else static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
+    }
+    auto order = models::permutation(total_train, opt.seed, {hash_name("epoch"), static_cast<std::uint64_t>(epoch)});
+    model->train();
+    double sums[3] = {0, 0, 0};  // loss sum, correct, rows
+    for (std::int64_t s = 0; s < steps; ++s) {
+      std::vector<std::int64_t> batch(order.begin() + s * b, order.begin() + std::min(total_train, (s + 1) * b));
+      auto local = models::local_rows(batch, train.row_begin, train.rows());
+      optimizer->zero_grad();
+      if (local.size() >= 2 || (local.size() == 1 && comm.size() == 1)) {
+        auto idx = torch::tensor(local, torch::kLong);
+        auto xb = x.index_select(0, idx);
+        if (opt.augment == "flip-crop") {
+          std::vector<std::int64_t> rows(local.size());
+          for (std::size_t i = 0; i < local.size(); ++i) rows[i] = local[i] + train.row_begin;
+          xb = flip_crop(xb, rows, opt.seed, epoch);
+        }
+        auto yb = y.index_select(0, idx);
+        auto logits = model->forward(xb);
+        auto loss = models::task_loss(logits, yb, multi, true);
+        (loss / static_cast<double>(batch.size())).backward();
+        sums[0] += loss.item<double>();
+        sums[1] += models::count_correct(logits.detach(), yb, multi);
+        sums[2] += static_cast<double>(local.size());
+      }
+      models::allreduce_gradients(*model, comm);
+      optimizer->step();
+    }
+    // Clean test accuracy.
+    model->eval();
+    double tsum[2] = {0, 0};
+    {
+      torch::NoGradGuard ng;
+      for (std::int64_t i = 0; i < xt.size(0); i += 256) {
+        auto len = std::min<std::int64_t>(256, xt.size(0) - i);
+        tsum[0] += models::count_correct(model->forward(xt.narrow(0, i, len)), yt.narrow(0, i, len), multi);
+        tsum[1] += static_cast<double>(len);
+      }
+    }
+    comm.allreduce(sums, 3);
+    comm.allreduce(tsum, 2);
+    EpochResult er;
+    er.epoch = epoch + 1;
+    er.train_loss = sums[2] > 0 ? sums[0] / sums[2] : 0;
+    er.train_accuracy = sums[2] > 0 ? sums[1] / sums[2] : 0;
+    er.test_accuracy = tsum[1] > 0 ? tsum[0] / tsum[1] : 0;
+    er.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
+    res.curve.push_back(er);
+    res.best_test_accuracy = std::max(res.best_test_accuracy, er.test_accuracy);
+    if (on_epoch) on_epoch(er);
+  }
+  res.final_test_accuracy = res.curve.back().test_accuracy;
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  return res;
+}
+
+}  // namespace salm::eval

@@ -1,0 +1,244 @@
+// salm protect end to end on tiny built-in data: the guarantees of every output, determinism,
+// 1 vs 2 ranks, checkpoint and resume (deterministic stop points and a real SIGTERM), bad options.
+#include <gtest/gtest.h>
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "salm/data/reader.hpp"
+#include "salm/io/h5.hpp"
+#include "salm/io/noise_file.hpp"
+#include "test_support.hpp"
+
+using namespace salm;
+using test::run_salm;
+
+namespace {
+
+/// A tiny dataset (rows of 16x16x3, 3 classes) shared by the tests of this file.
+const std::string& tiny_data() {
+  static test::TempDir dir;
+  static std::string path = [] {
+    std::string p = dir.file("tiny.h5");
+    auto r = run_salm({"synth", "--out", p, "--classes", "3", "--train", "48", "--val", "0", "--test", "24", "--size", "16"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return p;
+  }();
+  return path;
+}
+
+/// A quick protect command line; `extra` options replace the defaults of the same name.
+std::vector<std::string> quick(const std::string& out, std::vector<std::string> extra = {}) {
+  const std::vector<std::pair<std::string, std::string>> defaults{
+      {"--model", "small-cnn"}, {"--pgd-steps", "3"}, {"--train-steps", "2"}, {"--max-iters", "2"},
+      {"--batch-size", "16"},   {"--stop-acc", "0"}};
+  std::vector<std::string> a{"protect", "--data", tiny_data(), "--out", out};
+  for (const auto& [k, v] : defaults)
+    if (std::find(extra.begin(), extra.end(), k) == extra.end()) a.insert(a.end(), {k, v});
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+/// Checks the promises every noise file keeps, against the source data.
+void check_guarantees(const std::string& noise, double k, double eps255) {
+  auto f = io::H5File::open_read(noise);
+  ASSERT_TRUE(io::is_noise_file(f));
+  auto d = f.dims("/delta");
+  ASSERT_EQ(d.size(), 4u);
+  const std::int64_t n = d[0], h = d[1], w = d[2], c = d[3];
+  auto delta = f.read_all<float>("/delta");
+  auto mask = f.read_all<std::uint8_t>("/mask");
+  auto prot = f.read_all<std::uint8_t>("/protected");
+  auto index = f.read_all<std::int64_t>("/index");
+  auto labels = f.read_all<std::int64_t>("/labels");
+  auto src = data::open_dataset(f.attr_string("/", "source").value())->read_all("train");
+  const std::int64_t m = static_cast<std::int64_t>(std::ceil(k / 100.0 * static_cast<double>(h * w) - 1e-9));
+  const float eps = static_cast<float>(eps255 / 255.0);
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::int64_t on = 0;
+    ASSERT_EQ(index[static_cast<std::size_t>(i)], i);
+    ASSERT_EQ(labels[static_cast<std::size_t>(i)], src.labels[static_cast<std::size_t>(i)]);
+    for (std::int64_t p = 0; p < h * w; ++p) {
+      bool in = mask[static_cast<std::size_t>(i * h * w + p)] != 0;
+      on += in;
+      for (std::int64_t ch = 0; ch < c; ++ch) {
+        auto e = static_cast<std::size_t>((i * h * w + p) * c + ch);
+        float dv = delta[e];
+        ASSERT_LE(std::abs(dv), eps + 1e-6f) << "row " << i;
+        if (!in) ASSERT_EQ(dv, 0.0f) << "noise outside the mask, row " << i << " pixel " << p;
+        float x = static_cast<float>(src.images[e]) / 255.0f;
+        ASSERT_GE(x + dv, -1e-6f);
+        ASSERT_LE(x + dv, 1.0f + 1e-6f);
+        auto want = static_cast<int>(std::lround(std::clamp(255.0f * (x + dv), 0.0f, 255.0f)));
+        ASSERT_EQ(static_cast<int>(prot[e]), want) << "row " << i;
+      }
+    }
+    ASSERT_EQ(on, m) << "mask size of row " << i;
+  }
+}
+
+std::vector<float> read_delta(const std::string& path) { return io::H5File::open_read(path).read_all<float>("/delta"); }
+
+}  // namespace
+
+TEST(Protect, SalmOutputKeepsEveryGuarantee) {
+  test::TempDir dir;
+  auto r = run_salm(quick(dir.file("n.h5"), {"--report", dir.file("r.json"), "--mask-score", "feasible", "--init", "class"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  check_guarantees(dir.file("n.h5"), 10, 8);
+  auto f = io::H5File::open_read(dir.file("n.h5"));
+  EXPECT_EQ(f.attr_string("/", "method").value(), "salm");
+  EXPECT_EQ(f.attr_string("/", "source_sha256").value(), io::sha256_file(tiny_data()));
+  EXPECT_EQ(f.attr_int("/", "ranks").value(), 1);
+  EXPECT_EQ(f.attr_int("/", "iterations").value(), 2);
+  EXPECT_TRUE(f.attr_double("/", "final_train_accuracy").has_value());
+  EXPECT_TRUE(f.attr_double("/", "seconds_noise_stage").has_value());
+  EXPECT_EQ(f.attr_string("/", "salm_version").value().empty(), false);
+  std::ifstream in(dir.file("r.json"));
+  auto j = nlohmann::json::parse(in);
+  for (const char* k : {"train_stage", "noise_stage", "io", "communication"}) EXPECT_TRUE(j["seconds"].contains(k)) << k;
+  EXPECT_GT(j["noise_images_per_second"].get<double>(), 0);
+  EXPECT_GT(j["train_images_per_second"].get<double>(), 0);
+  EXPECT_EQ(j["rows"], 48);
+  // the checkpoint of a finished run is removed; nothing else is left beside the outputs
+  EXPECT_EQ(test::list_dir(dir.path()).size(), 2u);
+  auto insp = run_salm({"inspect", dir.file("n.h5"), "--json"});
+  ASSERT_EQ(insp.exit_code, 0) << insp.err;
+  auto ij = nlohmann::json::parse(insp.out);
+  EXPECT_EQ(ij["kind"], "noise");
+  EXPECT_LE(ij["max_abs_delta_255"].get<double>(), 8.0 + 1e-3);
+  EXPECT_NEAR(ij["mask_density"].get<double>(), 26.0 / 256.0, 1e-9);  // ceil(10% of 256) = 26
+  EXPECT_EQ(ij["attributes"]["method"], "salm");
+}
+
+TEST(Protect, EmHasNoMaskAndOtherBudgets) {
+  test::TempDir dir;
+  auto r = run_salm(quick(dir.file("em.h5"), {"--method", "em", "--epsilon", "4", "--step-size", "1"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  check_guarantees(dir.file("em.h5"), 100, 4);
+  r = run_salm(quick(dir.file("k3.h5"), {"--k", "3", "--mask-update", "once", "--eot-samples", "2", "--eot-transforms", "flip-crop"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  check_guarantees(dir.file("k3.h5"), 3, 8);
+}
+
+TEST(Protect, SameSeedSameRanksIsBitIdentical) {
+  test::TempDir dir;
+  ASSERT_EQ(run_salm(quick(dir.file("a.h5"))).exit_code, 0);
+  ASSERT_EQ(run_salm(quick(dir.file("b.h5"))).exit_code, 0);
+  EXPECT_EQ(read_delta(dir.file("a.h5")), read_delta(dir.file("b.h5")));
+  ASSERT_EQ(run_salm(quick(dir.file("c.h5"), {"--seed", "1"})).exit_code, 0);
+  EXPECT_NE(read_delta(dir.file("a.h5")), read_delta(dir.file("c.h5")));
+}
+
+TEST(Protect, TwoRanksKeepTheGuaranteesAndAreReproducible) {
+  test::TempDir dir;
+  auto r = test::run_salm_mpi(2, quick(dir.file("a.h5")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  check_guarantees(dir.file("a.h5"), 10, 8);
+  EXPECT_EQ(io::H5File::open_read(dir.file("a.h5")).attr_int("/", "ranks").value(), 2);
+  ASSERT_EQ(test::run_salm_mpi(2, quick(dir.file("b.h5"))).exit_code, 0);
+  EXPECT_EQ(read_delta(dir.file("a.h5")), read_delta(dir.file("b.h5")));
+}
+
+TEST(Protect, ResumeFromEveryKindOfStopPointIsExact) {
+  test::TempDir dir;
+  ASSERT_EQ(run_salm(quick(dir.file("ref.h5"), {"--no-checkpoint"})).exit_code, 0);
+  auto ref = read_delta(dir.file("ref.h5"));
+  // stop points: in the train stage, in the noise stage, at the start of the second iteration
+  for (const char* stop : {"1", "4", "7"}) {
+    std::string out = dir.file(std::string("r") + stop + ".h5");
+    auto r = run_salm(quick(out), {std::string("SALM_STOP_AFTER_STEPS=") + stop});
+    ASSERT_EQ(r.exit_code, 3) << r.err;
+    EXPECT_FALSE(test::file_exists(out));
+    EXPECT_TRUE(test::file_exists(out + ".ckpt/latest"));
+    r = run_salm(quick(out));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("resuming"), std::string::npos);
+    EXPECT_EQ(read_delta(out), ref) << "stop after " << stop;
+    EXPECT_FALSE(test::file_exists(out + ".ckpt"));
+  }
+  // a checkpoint of other options is refused, not silently mixed in
+  std::string out = dir.file("mix.h5");
+  ASSERT_EQ(run_salm(quick(out), {"SALM_STOP_AFTER_STEPS=2"}).exit_code, 3);
+  auto r = run_salm(quick(out, {"--k", "20"}));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("checkpoint"), std::string::npos);
+}
+
+namespace {
+/// PIDs of the salm rank processes whose command line mentions `needle` (not mpirun's).
+std::vector<pid_t> rank_pids(const std::string& needle) {
+  std::vector<pid_t> out;
+  DIR* d = opendir("/proc");
+  while (dirent* e = readdir(d)) {
+    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    if (pid <= 0) continue;
+    std::string cmd = test::read_file(std::string("/proc/") + e->d_name + "/cmdline");
+    auto argv0 = cmd.substr(0, cmd.find('\0'));
+    if (argv0 == SALM_BINARY && cmd.find(needle) != std::string::npos) out.push_back(pid);
+  }
+  closedir(d);
+  return out;
+}
+}  // namespace
+
+TEST(Protect, TwoRankRunInterruptedBySigtermResumesToTheSameNoise) {
+  test::TempDir dir;
+  // Long enough to be interrupted: more iterations than the reference needs to finish.
+  std::vector<std::string> more{"--max-iters", "6", "--pgd-steps", "4"};
+  auto ref = test::run_salm_mpi(2, quick(dir.file("ref.h5"), more));
+  ASSERT_EQ(ref.exit_code, 0) << ref.err;
+  std::string out = dir.file("res.h5");
+  std::vector<std::string> cmd{SALM_MPIEXEC, "-n", "2", SALM_BINARY};
+  auto args = quick(out, more);
+  cmd.insert(cmd.end(), args.begin(), args.end());
+  test::RunResult first;
+  std::thread runner([&] { first = test::run_process(cmd, {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+                                                           "OMPI_MCA_rmaps_base_oversubscribe=1", "OMP_NUM_THREADS=1"}); });
+  // Wait for the first checkpoint, then signal the ranks as Slurm would.
+  auto t0 = std::chrono::steady_clock::now();
+  while (!test::file_exists(out + ".ckpt/latest") && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (pid_t p : rank_pids(out)) kill(p, SIGTERM);
+  runner.join();
+  if (first.exit_code == 0) GTEST_SKIP() << "the run finished before the signal arrived";
+  ASSERT_NE(first.exit_code, 0);
+  EXPECT_NE(first.err.find("checkpoint written"), std::string::npos) << first.err;
+  EXPECT_FALSE(test::file_exists(out));
+  auto second = test::run_salm_mpi(2, args);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.err.find("resuming"), std::string::npos);
+  EXPECT_EQ(read_delta(out), read_delta(dir.file("ref.h5")));
+}
+
+TEST(Protect, BadOptionsAreUsageErrors) {
+  test::TempDir dir;
+  std::string out = dir.file("x.h5");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{"--k", "0"}, "--k"},          {{"--k", "101"}, "--k"},
+      {{"--epsilon", "0"}, "--epsilon"}, {{"--epsilon", "-2"}, "--epsilon"},
+      {{"--model", "alexnet"}, "unknown model"}, {{"--method", "magic"}, "method"},
+      {{"--split", "val"}, "missing split 'val'"}, {{"--pgd-steps", "0"}, "--pgd-steps"},
+      {{"--mask-update", "sometimes"}, "mask-update"}, {{"--init", "ones"}, "--init"}};
+  for (const auto& [extra, needle] : cases) {
+    auto r = run_salm(quick(out, extra));
+    EXPECT_EQ(r.exit_code, 2) << extra[0] << " " << extra[1] << ": " << r.err;
+    auto lines = test::error_lines(r.err);
+    ASSERT_EQ(lines.size(), 1u) << r.err;
+    EXPECT_NE(lines[0].find(needle), std::string::npos) << lines[0];
+  }
+  EXPECT_TRUE(test::list_dir(dir.path()).empty());
+  auto r = run_salm({"protect", "--data", dir.file("missing.h5"), "--out", out});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("missing.h5"), std::string::npos);
+}
