@@ -15,6 +15,7 @@ pkgs=(
   libzip-dev                        # MedMNIST .npz (zip) reading
   libssl-dev                        # SHA-256 of input files (provenance in noise files)
   nlohmann-json3-dev                # JSON reports
+  python3                           # the demo summary and the sweep/benchmark scripts read JSON reports
   libstb-dev                        # PNG figures
   libgtest-dev googletest           # tests
 )

@@ -20,6 +20,7 @@
 #include "salm/io/noise_file.hpp"
 #include "salm/io/publish.hpp"
 #include "salm/methods/minmin.hpp"
+#include "salm/models/training.hpp"
 
 namespace salm::cli {
 namespace {
@@ -154,7 +155,7 @@ Subcommand protect_command() {
     auto rows = reader->read(opt.split, mine.begin, mine.size());
     double io_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - io_t0).count();
     methods::ShardTensors shard;
-    shard.x = methods::images_to_tensor(rows.images.data(), rows.rows(), shape.height, shape.width, shape.channels);
+    shard.x = models::images_to_tensor(rows.images.data(), rows.rows(), shape.height, shape.width, shape.channels);
     shard.multi_label = info.task == data::Task::multi_label;
     auto labels = torch::tensor(rows.labels, torch::kLong);
     shard.y = shard.multi_label ? labels.view({rows.rows(), shape.label_dim}).to(torch::kFloat) : labels;

@@ -60,12 +60,7 @@ public:
   }
 
   SplitData read(const std::string& split, std::int64_t begin, std::int64_t count) override {
-    check_range(split, begin, count);
-    SplitData d;
-    d.split = split;
-    d.row_begin = begin;
-    d.shape = shape(split);
-    d.shape.rows = count;
+    SplitData d = blank_rows(split, begin, count);
     d.images = file_.read_rows<std::uint8_t>("/" + split + "/images", begin, count);
     d.labels = file_.read_rows<std::int64_t>("/" + split + "/labels", begin, count);
     std::string p = check_labels(d.labels, d.shape.label_dim, info_.task, info_.num_classes,

@@ -100,12 +100,7 @@ public:
   }
 
   SplitData read(const std::string& split, std::int64_t begin, std::int64_t count) override {
-    check_range(split, begin, count);
-    SplitData d;
-    d.split = split;
-    d.row_begin = begin;
-    d.shape = shape(split);
-    d.shape.rows = count;
+    SplitData d = blank_rows(split, begin, count);
     std::int64_t row_bytes = d.shape.image_elems();
     d.images = npz_.read_data(split + "_images", begin * row_bytes, count * row_bytes);
     const auto& all = labels_.at(split);

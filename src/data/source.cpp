@@ -42,6 +42,16 @@ void DatasetReader::check_range(const std::string& split, std::int64_t begin, st
                                    begin + count, n, split));
 }
 
+SplitData DatasetReader::blank_rows(const std::string& split, std::int64_t begin, std::int64_t count) const {
+  check_range(split, begin, count);
+  SplitData d;
+  d.split = split;
+  d.row_begin = begin;
+  d.shape = shape(split);
+  d.shape.rows = count;
+  return d;
+}
+
 SplitData DatasetReader::read_shard(const std::string& split, int rank, int size) {
   auto s = dist::shard_of(shape(split).rows, rank, size);
   return read(split, s.begin, s.size());

@@ -51,9 +51,12 @@ int uniform_int(Rng& r, int a, int b) { return std::uniform_int_distribution<int
 void render(const SynthOptions& opt, std::int64_t label, Rng& r, std::uint8_t* out) {
   const int n = static_cast<int>(opt.size);
   const double px = static_cast<double>(n) / 28.0;  // sizes are designed at 28 px
-  ClassFactors f = factors(opt, label);
+  // Ambiguous tissue: a fraction of the images looks like another class altogether (the
+  // class factors are redundant, so borrowing one factor would not confuse a good model).
+  std::int64_t look = label;
+  if (uniform(r, 0, 1) < opt.ambiguity) look = (label + uniform_int(r, 1, static_cast<int>(opt.classes) - 1)) % opt.classes;
+  ClassFactors f = factors(opt, look);
   int shape = f.shape;
-  if (uniform(r, 0, 1) < opt.ambiguity) shape = factors(opt, (label + 1) % opt.classes).shape;
 
   // Stain: the class's hue, mixed with a random other hue, strength varying per slide.
   std::array<double, 3> absorb = kStains[static_cast<std::size_t>(f.stain)];

@@ -17,29 +17,12 @@ namespace salm::eval {
 namespace {
 
 at::Tensor to_images(const data::SplitData& d) {
-  auto t = torch::from_blob(const_cast<std::uint8_t*>(d.images.data()),
-                            {d.rows(), d.shape.height, d.shape.width, d.shape.channels}, torch::kUInt8);
-  return t.permute({0, 3, 1, 2}).to(torch::kFloat).div_(255.0).contiguous();
+  return models::images_to_tensor(d.images.data(), d.rows(), d.shape.height, d.shape.width, d.shape.channels);
 }
 
 at::Tensor to_labels(const data::SplitData& d, bool multi_label) {
   auto l = torch::tensor(d.labels, torch::kLong);
   return multi_label ? l.view({d.rows(), d.shape.label_dim}).to(torch::kFloat) : l;
-}
-
-/// Random horizontal flip and a random crop of a 2-pixel zero-padded image, per row.
-at::Tensor flip_crop(const at::Tensor& x, const std::vector<std::int64_t>& rows, std::uint64_t seed, int epoch) {
-  const std::int64_t pad = 2, h = x.size(2), w = x.size(3);
-  auto padded = torch::constant_pad_nd(x, {pad, pad, pad, pad}, 0);
-  std::vector<at::Tensor> out;
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    Rng r(derive_seed(seed, {hash_name("augment"), static_cast<std::uint64_t>(epoch), static_cast<std::uint64_t>(rows[i])}));
-    auto oy = static_cast<std::int64_t>(r() % (2 * pad + 1)), ox = static_cast<std::int64_t>(r() % (2 * pad + 1));
-    auto xi = padded[static_cast<std::int64_t>(i)].narrow(1, oy, h).narrow(2, ox, w);
-    if (r() & 1) xi = xi.flip({2});
-    out.push_back(xi);
-  }
-  return torch::stack(out);
 }
 
 }  // namespace
@@ -110,7 +93,7 @@ VictimResult train_victim(const VictimOptions& opt, const data::SplitData& train
         if (opt.augment == "flip-crop") {
           std::vector<std::int64_t> rows(local.size());
           for (std::size_t i = 0; i < local.size(); ++i) rows[i] = local[i] + train.row_begin;
-          xb = flip_crop(xb, rows, opt.seed, epoch);
+          xb = models::flip_crop(xb, rows, derive_seed(opt.seed, {hash_name("augment"), static_cast<std::uint64_t>(epoch)}));
         }
         auto yb = y.index_select(0, idx);
         auto logits = model->forward(xb);

@@ -25,11 +25,6 @@ std::uint64_t key(const char* name) { return hash_name(name); }
 
 }  // namespace
 
-at::Tensor images_to_tensor(const std::uint8_t* data, std::int64_t n, std::int64_t h, std::int64_t w, std::int64_t c) {
-  auto t = torch::from_blob(const_cast<std::uint8_t*>(data), {n, h, w, c}, torch::kUInt8);
-  return t.permute({0, 3, 1, 2}).to(torch::kFloat).div_(255.0).contiguous();
-}
-
 at::Tensor protected_images(const at::Tensor& x, const at::Tensor& delta) {
   return (x + delta).mul(255.0).round().clamp(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous();
 }
@@ -67,18 +62,7 @@ struct MinMin::Impl {
   /// The j-th random transformation (flip + crop with 2 px padding) of rows `rows` for `salt`.
   at::Tensor transform(const at::Tensor& x, const std::vector<std::int64_t>& rows, std::uint64_t salt) const {
     if (opt.eot_transforms == "none") return x;
-    const std::int64_t pad = 2, h = x.size(2), w = x.size(3);
-    auto padded = torch::constant_pad_nd(x, {pad, pad, pad, pad}, 0);
-    std::vector<at::Tensor> out;
-    out.reserve(rows.size());
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      Rng r(derive_seed(opt.seed, {key("eot"), salt, static_cast<std::uint64_t>(rows[i])}));
-      std::int64_t oy = static_cast<std::int64_t>(r() % (2 * pad + 1)), ox = static_cast<std::int64_t>(r() % (2 * pad + 1));
-      auto xi = padded[static_cast<std::int64_t>(i)].narrow(1, oy, h).narrow(2, ox, w);
-      if (r() & 1) xi = xi.flip({2});
-      out.push_back(xi);
-    }
-    return torch::stack(out);
+    return models::flip_crop(x, rows, derive_seed(opt.seed, {key("eot"), salt}));
   }
 
   /// Gradient of the mean loss w.r.t. the input x+d, averaged over the EOT transformations.

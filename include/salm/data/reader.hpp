@@ -46,6 +46,8 @@ protected:
   explicit DatasetReader(std::string path) : path_(std::move(path)) {}
   void add_split(const std::string& split, const SplitShape& shape);
   void check_range(const std::string& split, std::int64_t begin, std::int64_t count) const;
+  /// Checks the range and returns rows [begin, begin+count) of `split` with shape set, no data yet.
+  SplitData blank_rows(const std::string& split, std::int64_t begin, std::int64_t count) const;
 
   std::string path_;
   DatasetInfo info_;

@@ -2,8 +2,8 @@
 /// microscopy tiles. Most pixels are empty slide; the class is carried by the cells: their shape
 /// (round, spindle, lobed), their stain (hematoxylin, eosin, DAB hues) and their arrangement and
 /// texture (scattered, clustered, dense granular). Stain strength and hue, size, count and
-/// placement vary per image, and a fraction of images borrows another class's cell shape, so a
-/// small CNN learns the task well but not perfectly.
+/// placement vary per image, and 10% of the images look like another class (ambiguous tissue),
+/// so a CNN learns the task well but not perfectly (at most about 90%).
 ///
 /// Every row is a pure function of (seed, split, row): any rank can generate any rows, and the
 /// output does not depend on the number of ranks.
@@ -22,8 +22,9 @@ struct SynthOptions {
   std::int64_t size = 28;      ///< height = width
   std::int64_t channels = 3;   ///< 3 (RGB) or 1 (grey)
   std::uint64_t seed = 0;
-  /// Fraction of images drawn with a neighbouring class's cell shape (the irreducible error).
-  double ambiguity = 0.12;
+  /// Fraction of images that look like another class (the irreducible error: a perfect model
+  /// scores about 1 - ambiguity).
+  double ambiguity = 0.10;
 
   /// Throws UsageError for out-of-range values.
   void validate() const;

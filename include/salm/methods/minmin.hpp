@@ -90,8 +90,6 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
-/// uint8 NHWC rows -> float NCHW in [0,1].
-at::Tensor images_to_tensor(const std::uint8_t* data, std::int64_t n, std::int64_t h, std::int64_t w, std::int64_t c);
 /// clip(round(255 * (x + delta))) as uint8 NHWC, from float NCHW.
 at::Tensor protected_images(const at::Tensor& x, const at::Tensor& delta);
 
