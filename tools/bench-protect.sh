@@ -17,7 +17,10 @@ trap 'rm -rf "$work"' EXIT
 "$build/salm" synth --out "$work/data.h5" --train "$rows" --val 0 --test 9 --log-level warn
 field() { python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))[sys.argv[2]], 1))" "$1" "$2"; }
 protect() {  # ranks threads model tag
-  mpirun -n "$1" "$build/salm" protect --data "$work/data.h5" --out "$work/$4.h5" --model "$3" --threads "$2" \
+  # mpirun binds each rank to one core by default: threads > 1 need --bind-to none.
+  local bind=()
+  [[ $2 -gt 1 ]] && bind=(--bind-to none)
+  mpirun -n "$1" "${bind[@]}" "$build/salm" protect --data "$work/data.h5" --out "$work/$4.h5" --model "$3" --threads "$2" \
     --max-iters 1 --train-steps 1 --pgd-steps "$steps" --batch-size "$batch" --stop-acc 0 --no-checkpoint \
     --report "$work/$4.json" --log-level warn
   field "$work/$4.json" noise_images_per_second

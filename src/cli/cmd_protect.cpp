@@ -109,7 +109,7 @@ Subcommand protect_command() {
       ("mask-update", po::value<std::string>()->default_value(d.mask_update), "every (recompute each noise stage) or once")
       ("mask-score", po::value<std::string>()->default_value(d.mask_score),
        "gradient (|g| summed over channels, the paper) or feasible (only the part of the step that can be applied)")
-      ("init", po::value<std::string>()->default_value(d.init), "initial noise: zero, uniform, or class (one random pattern per class)")
+      ("init", po::value<std::string>()->default_value(d.init), "initial noise: zero, uniform, class (one random pattern per class) or texture (one stripe texture per class)")
       ("eot-samples", po::value<int>()->default_value(d.eot_samples), "J transformations averaged per gradient")
       ("eot-transforms", po::value<std::string>()->default_value(d.eot_transforms), "none or flip-crop")
       ("seed", po::value<std::uint64_t>()->default_value(d.seed), "seed (same seed and ranks: bit-identical noise file)")

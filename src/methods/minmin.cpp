@@ -79,14 +79,31 @@ struct MinMin::Impl {
     return torch::autograd::grad({loss}, {xin})[0];
   }
 
+  /// The noise a row starts from when it first gets its mask.
+  ///  uniform: iid in [-eps, eps] per row; class: one iid pattern per class; texture: one
+  ///  stripe texture per class (orientation, frequency and per-channel phase from the class), at
+  ///  +-eps: translation-invariant, so the part of it that a per-image mask lets through still
+  ///  says the class wherever the mask falls.
   at::Tensor init_noise(const at::Tensor& xb, const at::Tensor& yb, std::int64_t first_row) const {
     auto d = torch::zeros_like(xb);
     if (opt.init == "zero") return d;
+    const std::int64_t c = xb.size(1), h = xb.size(2), w = xb.size(3);
     for (std::int64_t i = 0; i < xb.size(0); ++i) {
-      std::uint64_t id = opt.init == "class" && !shard->multi_label ? static_cast<std::uint64_t>(yb[i].item<std::int64_t>())
-                                                                     : static_cast<std::uint64_t>(first_row + i);
-      auto gen = at::make_generator<at::CPUGeneratorImpl>(derive_seed(opt.seed, {key(opt.init.c_str()), id}));
-      d[i].uniform_(-opt.epsilon, opt.epsilon, gen);
+      bool per_class = opt.init != "uniform" && !shard->multi_label;
+      std::uint64_t id = per_class ? static_cast<std::uint64_t>(yb[i].item<std::int64_t>())
+                                   : static_cast<std::uint64_t>(first_row + i);
+      std::uint64_t seed = derive_seed(opt.seed, {key(opt.init.c_str()), id});
+      if (opt.init == "texture" && per_class) {
+        Rng r(seed);
+        std::uniform_real_distribution<double> u(0.0, 1.0);
+        double theta = u(r) * 3.14159265358979, freq = 0.15 + 0.25 * u(r);
+        auto ys = torch::arange(h, torch::kFloat).view({h, 1}), xs = torch::arange(w, torch::kFloat).view({1, w});
+        auto phase = (xs * std::cos(theta) + ys * std::sin(theta)) * (2 * 3.14159265358979 * freq);
+        for (std::int64_t ch = 0; ch < c; ++ch) d[i][ch] = torch::sin(phase + 6.2831853 * u(r)).sign() * opt.epsilon;
+      } else {
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+        d[i].uniform_(-opt.epsilon, opt.epsilon, gen);
+      }
     }
     return d;
   }

@@ -126,7 +126,7 @@ TEST(Protect, EmHasNoMaskAndOtherBudgets) {
   auto r = run_salm(quick(dir.file("em.h5"), {"--method", "em", "--epsilon", "4", "--step-size", "1"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   check_guarantees(dir.file("em.h5"), 100, 4);
-  r = run_salm(quick(dir.file("k3.h5"), {"--k", "3", "--mask-update", "once", "--eot-samples", "2", "--eot-transforms", "flip-crop"}));
+  r = run_salm(quick(dir.file("k3.h5"), {"--k", "3", "--mask-update", "once", "--init", "texture", "--eot-samples", "2", "--eot-transforms", "flip-crop"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   check_guarantees(dir.file("k3.h5"), 3, 8);
 }
