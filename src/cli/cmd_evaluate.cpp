@@ -43,11 +43,11 @@ data::SplitData protected_rows(const std::string& noise_path, const data::SplitD
     auto lo = *std::min_element(index.begin(), index.end()), hi = *std::max_element(index.begin(), index.end());
     if (lo < 0 || hi >= reader.shape(split).rows)
       throw InputError(noise_path, fmt::format("/index refers to rows outside the '{}' split of the data", split));
-    auto src = reader.read(split, lo, hi - lo + 1);
+    auto src_labels = reader.read_labels(split, lo, hi - lo + 1);
     std::int64_t le = s.label_elems();
     for (std::int64_t i = 0; i < count; ++i)
       for (std::int64_t j = 0; j < le; ++j)
-        if (src.labels[static_cast<std::size_t>((index[static_cast<std::size_t>(i)] - lo) * le + j)] !=
+        if (src_labels[static_cast<std::size_t>((index[static_cast<std::size_t>(i)] - lo) * le + j)] !=
             out.labels[static_cast<std::size_t>(i * le + j)])
           throw InputError(noise_path, fmt::format("labels differ from the data's at row {}: a noise file of another dataset?",
                                                    index[static_cast<std::size_t>(i)]));

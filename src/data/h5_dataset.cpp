@@ -62,11 +62,17 @@ public:
   SplitData read(const std::string& split, std::int64_t begin, std::int64_t count) override {
     SplitData d = blank_rows(split, begin, count);
     d.images = file_.read_rows<std::uint8_t>("/" + split + "/images", begin, count);
-    d.labels = file_.read_rows<std::int64_t>("/" + split + "/labels", begin, count);
-    std::string p = check_labels(d.labels, d.shape.label_dim, info_.task, info_.num_classes,
+    d.labels = read_labels(split, begin, count);
+    return d;
+  }
+
+  std::vector<std::int64_t> read_labels(const std::string& split, std::int64_t begin, std::int64_t count) override {
+    check_range(split, begin, count);
+    auto labels = file_.read_rows<std::int64_t>("/" + split + "/labels", begin, count);
+    std::string p = check_labels(labels, shape(split).label_dim, info_.task, info_.num_classes,
                                  "/" + split + "/labels", begin);
     if (!p.empty()) throw InputError(path_, p);
-    return d;
+    return labels;
   }
 
 private:

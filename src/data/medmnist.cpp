@@ -103,10 +103,15 @@ public:
     SplitData d = blank_rows(split, begin, count);
     std::int64_t row_bytes = d.shape.image_elems();
     d.images = npz_.read_data(split + "_images", begin * row_bytes, count * row_bytes);
-    const auto& all = labels_.at(split);
-    std::int64_t le = d.shape.label_elems();
-    d.labels.assign(all.begin() + begin * le, all.begin() + (begin + count) * le);
+    d.labels = read_labels(split, begin, count);
     return d;
+  }
+
+  std::vector<std::int64_t> read_labels(const std::string& split, std::int64_t begin, std::int64_t count) override {
+    check_range(split, begin, count);
+    const auto& all = labels_.at(split);
+    std::int64_t le = shape(split).label_elems();
+    return {all.begin() + begin * le, all.begin() + (begin + count) * le};
   }
 
 private:

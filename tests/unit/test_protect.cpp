@@ -242,3 +242,49 @@ TEST(Protect, BadOptionsAreUsageErrors) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("missing.h5"), std::string::npos);
 }
+
+TEST(Evaluate, VictimOnCleanAndProtectedData) {
+  test::TempDir dir;
+  ASSERT_EQ(run_salm(quick(dir.file("n.h5"))).exit_code, 0);
+  const std::vector<std::string> victim{"--model", "small-cnn", "--epochs", "2", "--batch-size", "16"};
+  for (const bool protected_ : {false, true}) {
+    std::vector<std::string> a{"evaluate", "--data", tiny_data(), "--report", dir.file("r.json"), "--curve",
+                               dir.file("c.csv"), "--overwrite"};
+    a.insert(a.end(), victim.begin(), victim.end());
+    if (protected_) a.insert(a.end(), {"--noise", dir.file("n.h5"), "--optimizer", "adam", "--augment", "flip-crop"});
+    auto r = run_salm(a);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::ifstream in(dir.file("r.json"));
+    auto j = nlohmann::json::parse(in);
+    EXPECT_EQ(j["trained_on"], protected_ ? "protected" : "clean");
+    EXPECT_EQ(j["train_rows"], 48);
+    EXPECT_EQ(j["test_rows"], 24);
+    EXPECT_NEAR(j["chance_accuracy"].get<double>(), 8.0 / 24.0, 1e-9);  // 3 balanced classes
+    for (const char* k : {"clean_test_accuracy", "best_test_accuracy"}) {
+      EXPECT_GE(j[k].get<double>(), 0.0);
+      EXPECT_LE(j[k].get<double>(), 1.0);
+    }
+    EXPECT_GE(j["best_test_accuracy"].get<double>(), j["clean_test_accuracy"].get<double>());
+    EXPECT_EQ(j["curve"].size(), 2u);
+    auto csv = test::read_file(dir.file("c.csv"));
+    EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3);
+  }
+  // two ranks train the same victim as one (same global batches): same report shape, exit 0
+  auto r2 = test::run_salm_mpi(2, {"evaluate", "--data", tiny_data(), "--noise", dir.file("n.h5"), "--model", "small-cnn",
+                                   "--epochs", "1", "--batch-size", "16"});
+  EXPECT_EQ(r2.exit_code, 0) << r2.err;
+  // a noise file of other data, a dataset instead of a noise file, a bad option: exit 2, one line
+  ASSERT_EQ(run_salm({"synth", "--out", dir.file("other.h5"), "--classes", "3", "--train", "48", "--val", "0", "--test",
+                      "24", "--size", "16", "--seed", "7"}).exit_code, 0);
+  for (const auto& bad : std::vector<std::vector<std::string>>{
+           {"--data", dir.file("other.h5"), "--noise", dir.file("n.h5")},
+           {"--data", tiny_data(), "--noise", tiny_data()},
+           {"--data", tiny_data(), "--optimizer", "rmsprop"}}) {
+    std::vector<std::string> a{"evaluate"};
+    a.insert(a.end(), bad.begin(), bad.end());
+    a.insert(a.end(), victim.begin(), victim.end());
+    auto r = run_salm(a);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(test::error_lines(r.err).size(), 1u) << r.err;
+  }
+}

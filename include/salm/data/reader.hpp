@@ -34,6 +34,8 @@ public:
   /// Rows [begin, begin+count) of `split`. Reads only those rows from disk where the format
   /// allows (HDF5 hyperslab; stored npz members are seeked, deflated ones are streamed).
   virtual SplitData read(const std::string& split, std::int64_t begin, std::int64_t count) = 0;
+  /// Only the labels of rows [begin, begin+count) ([count] or [count, L] row-major).
+  virtual std::vector<std::int64_t> read_labels(const std::string& split, std::int64_t begin, std::int64_t count) = 0;
   /// The rows rank `rank` of `size` owns (dist::shard_of).
   SplitData read_shard(const std::string& split, int rank, int size);
   /// The whole split.
