@@ -18,14 +18,12 @@
 namespace salm::cli {
 namespace {
 
-/// Replaces the images of `train` (rows of the data's train split) by the protected images of a
-/// noise file, checking that the noise file covers exactly these rows with the same labels.
-data::SplitData protected_rows(const std::string& noise_path, const data::SplitData& clean_shape_probe,
-                               std::int64_t begin, std::int64_t count, data::DatasetReader& reader) {
-  auto f = io::H5File::open_read(noise_path);
-  if (!io::is_noise_file(f)) throw InputError(noise_path, "not a salm noise file (no /delta, /mask, /protected)");
+/// Rows [begin, begin+count) of an open noise file's protected images, checked against the data:
+/// same image shape, and the labels of the source rows named by /index.
+data::SplitData protected_rows(const io::H5File& f, const data::SplitShape& s, std::int64_t begin,
+                               std::int64_t count, data::DatasetReader& reader) {
+  const std::string& noise_path = f.path();
   auto d = f.dims("/protected");
-  const auto& s = clean_shape_probe.shape;
   if (d.size() != 4 || d[1] != s.height || d[2] != s.width || d[3] != s.channels)
     throw InputError(noise_path, fmt::format("/protected images do not have the dataset's shape {}x{}x{}", s.height,
                                              s.width, s.channels));
@@ -114,9 +112,7 @@ Subcommand evaluate_command() {
       if (!io::is_noise_file(f)) throw InputError(noise_path, "not a salm noise file (no /delta, /mask, /protected)");
       total = f.dims("/protected")[0];
       auto mine = dist::shard_of(total, comm.rank(), comm.size());
-      data::SplitData probe;
-      probe.shape = reader->shape("train");
-      train = protected_rows(noise_path, probe, mine.begin, mine.size(), *reader);
+      train = protected_rows(f, reader->shape("train"), mine.begin, mine.size(), *reader);
     }
     auto test = reader->read_shard("test", comm.rank(), comm.size());
     std::vector<std::int64_t> counts(static_cast<std::size_t>(info.num_classes), 0);

@@ -80,7 +80,8 @@ int inspect_noise(const std::string& path, bool json, dist::Communicator& comm) 
   double mx = stats[0];
   comm.allreduce(&mx, 1, dist::ReduceOp::max);
   comm.allreduce(stats + 1, 2);
-  auto labels = f.read_all<std::int64_t>("/labels");
+  // Each rank counts the labels of its own rows; the counts are summed.
+  auto labels = f.read_rows<std::int64_t>("/labels", mine.begin, mine.size());
   auto num_classes = f.attr_int("/", "num_classes").value_or(0);
   std::vector<std::int64_t> counts(static_cast<std::size_t>(std::max<std::int64_t>(num_classes, 1)), 0);
   auto ld = f.dims("/labels");
@@ -90,6 +91,7 @@ int inspect_noise(const std::string& path, bool json, dist::Communicator& comm) 
     for (auto l : labels)
       if (l >= 0 && l < static_cast<std::int64_t>(counts.size())) counts[static_cast<std::size_t>(l)] += 1;
   }
+  comm.allreduce(counts.data(), counts.size());
   if (comm.rank() != 0) return 0;
   nlohmann::json j;
   j["file"] = path;
