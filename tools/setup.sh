@@ -2,6 +2,7 @@
 # Installs what salm needs on Debian 12 (apt only; idempotent). Run as root or with sudo available.
 #   tools/setup.sh            build + run dependencies
 #   SALM_SETUP_SLURM=1 ...    also slurm-wlm + munge (for the Slurm tests)
+#   SALM_SETUP_DATA=1 ...     also dataset-fashion-mnist (30 MB, for the effectiveness sweeps)
 set -euo pipefail
 
 pkgs=(
@@ -13,6 +14,7 @@ pkgs=(
   libboost-program-options-dev      # CLI and INI config files
   libspdlog-dev libfmt-dev          # logging
   libzip-dev                        # MedMNIST .npz (zip) reading
+  zlib1g-dev                        # gzipped IDX files (MNIST / Fashion-MNIST layout)
   libssl-dev                        # SHA-256 of input files (provenance in noise files)
   nlohmann-json3-dev                # JSON reports
   python3                           # the demo summary and the sweep/benchmark scripts read JSON reports
@@ -20,6 +22,7 @@ pkgs=(
   libgtest-dev googletest           # tests
 )
 if [[ "${SALM_SETUP_SLURM:-0}" == 1 ]]; then pkgs+=(slurm-wlm munge); fi
+if [[ "${SALM_SETUP_DATA:-0}" == 1 ]]; then pkgs+=(dataset-fashion-mnist); fi
 
 missing=()
 for p in "${pkgs[@]}"; do

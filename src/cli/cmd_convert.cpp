@@ -14,9 +14,9 @@ namespace salm::cli {
 
 void add_dataset_options(po::options_description& o) {
   o.add_options()
-    ("name", po::value<std::string>()->default_value(""), "dataset name for .npz input (default: the file's stem)")
-    ("num-classes", po::value<std::int64_t>(), "number of classes of .npz input (default: max label + 1, or labels per image)")
-    ("task", po::value<std::string>(), "task of .npz input: multi-class, multi-label, binary-class or "
+    ("name", po::value<std::string>()->default_value(""), "dataset name for .npz or IDX input (default: the file's stem)")
+    ("num-classes", po::value<std::int64_t>(), "number of classes of .npz or IDX input (default: max label + 1, or labels per image)")
+    ("task", po::value<std::string>(), "task of .npz or IDX input: multi-class, multi-label, binary-class or "
                                        "ordinal-regression (default: from the label shape)");
 }
 
@@ -31,17 +31,44 @@ data::OpenOptions dataset_open_options(const po::variables_map& vm) {
   return open;
 }
 
+namespace {
+
+/// Applies --max-rows ("N" for every split, or "SPLIT=N") to the shapes of the splits to write.
+void limit_rows(const std::vector<std::string>& specs, std::map<std::string, data::SplitShape>& shapes) {
+  for (const auto& spec : specs) {
+    auto eq = spec.find('=');
+    std::string split = eq == std::string::npos ? "" : spec.substr(0, eq);
+    std::string number = eq == std::string::npos ? spec : spec.substr(eq + 1);
+    std::int64_t n = -1;
+    try {
+      std::size_t used = 0;
+      n = std::stoll(number, &used);
+      if (used != number.size()) n = -1;
+    } catch (const std::exception&) {
+    }
+    if (n < 1) throw UsageError(fmt::format("--max-rows '{}': expected N or SPLIT=N with N >= 1", spec));
+    if (!split.empty() && !shapes.count(split))
+      throw UsageError(fmt::format("--max-rows '{}': the input has no split '{}'", spec, split));
+    for (auto& [name, shape] : shapes)
+      if (split.empty() || name == split) shape.rows = std::min(shape.rows, n);
+  }
+}
+
+}  // namespace
+
 Subcommand convert_command() {
   Subcommand s;
   s.name = "convert";
-  s.summary = "convert a MedMNIST .npz into a salm dataset .h5 (rows are read and written sharded)";
-  s.usage = "[mpirun -n R] salm convert --in FILE.npz --out FILE.h5 [options]";
+  s.summary = "convert a MedMNIST .npz or an IDX directory (Fashion-MNIST) into a salm dataset .h5";
+  s.usage = "[mpirun -n R] salm convert --in FILE.npz|IDX_DIR --out FILE.h5 [options]";
   s.options = [] {
     po::options_description o("convert options");
     o.add_options()
-      ("in,i", po::value<std::string>()->required(), "input dataset (MedMNIST .npz, or a salm .h5)")
+      ("in,i", po::value<std::string>()->required(), "input dataset: MedMNIST .npz, a directory of IDX files (MNIST/Fashion-MNIST, plain or .gz), or a salm .h5")
       ("out,o", po::value<std::string>()->required(), "output dataset file (.h5)")
-      ("overwrite", po::bool_switch(), "replace --out if it exists");
+      ("overwrite", po::bool_switch(), "replace --out if it exists")
+      ("max-rows", po::value<std::vector<std::string>>()->composing(),
+       "keep only the first N rows: N (every split) or SPLIT=N (repeatable), e.g. --max-rows train=5000");
     add_dataset_options(o);
     return o;
   };
@@ -55,6 +82,7 @@ Subcommand convert_command() {
     auto reader = data::open_dataset(in, open);
     std::map<std::string, data::SplitShape> shapes;
     for (const auto& split : reader->splits()) shapes[split] = reader->shape(split);
+    if (vm.count("max-rows")) limit_rows(vm["max-rows"].as<std::vector<std::string>>(), shapes);
     data::write_dataset_file(out, vm["overwrite"].as<bool>(), ctx.comm, reader->info(), shapes,
                              [&](const std::string& split, std::int64_t begin, std::int64_t count) {
                                return reader->read(split, begin, count);
@@ -62,7 +90,7 @@ Subcommand convert_command() {
     const auto& info = reader->info();
     std::string rows;
     for (const auto& sp : reader->splits())
-      rows += fmt::format("{}{} {}", rows.empty() ? "" : ", ", sp, reader->shape(sp).rows);
+      rows += fmt::format("{}{} {}", rows.empty() ? "" : ", ", sp, shapes.at(sp).rows);
     spdlog::info("wrote {}: '{}', {}, {} classes, {} ({})", out, info.name, to_string(info.task),
                  info.num_classes, rows, format_duration(timer.elapsed_seconds()));
     return 0;

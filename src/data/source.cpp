@@ -10,6 +10,7 @@
 
 #include "salm/core/error.hpp"
 #include "salm/data/h5_dataset.hpp"
+#include "salm/data/idx.hpp"
 #include "salm/data/medmnist.hpp"
 #include "salm/dist/shard.hpp"
 
@@ -60,7 +61,10 @@ SplitData DatasetReader::read_shard(const std::string& split, int rank, int size
 std::unique_ptr<DatasetReader> open_dataset(const std::string& path, const OpenOptions& options) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw InputError(path, "no such file");
-  if (S_ISDIR(st.st_mode)) throw InputError(path, "is a directory, not a dataset file");
+  if (S_ISDIR(st.st_mode)) {
+    if (is_idx_directory(path)) return open_idx_directory(path, options);
+    throw InputError(path, "is a directory, and not one of IDX files (train-images-idx3-ubyte[.gz], ...)");
+  }
   if (st.st_size == 0) throw InputError(path, "file is empty");
   char magic[8] = {0};
   {

@@ -19,6 +19,7 @@
 #include "salm/core/error.hpp"
 #include "salm/data/reader.hpp"
 #include "salm/io/h5.hpp"
+#include "idx_writer.hpp"
 #include "npz_writer.hpp"
 #include "test_support.hpp"
 
@@ -669,4 +670,64 @@ TEST(BadInput, DamagedDeflateMember) {
   for (std::size_t k = csize * 4 / 5; k < csize * 4 / 5 + 16; ++k) b[data + k] = static_cast<char>(b[data + k] ^ 0x5a);
   test::write_file(in, b);
   expect_bad_input(in, {"zip", "damaged", "corrupt", "zlib", "crc", "read"});
+}
+
+// ---- IDX directories (MNIST / Fashion-MNIST layout) ----------------------------------------
+
+TEST(BadIdx, EachDamageIsNamedWithItsFile) {
+  struct Case {
+    const char* name;
+    std::function<void(const std::string& dir)> damage;
+    std::vector<std::string> words;
+  };
+  auto images = [](std::uint32_t n) { return std::string(n * 64, '\x10'); };
+  std::vector<Case> cases{
+      {"missing test labels", [](const std::string& d) { std::remove((d + "/t10k-labels-idx1-ubyte.gz").c_str()); },
+       {"t10k-labels"}},
+      {"truncated images", [&](const std::string& d) {
+         test::write_maybe_gz(d + "/train-images-idx3-ubyte.gz", test::idx_bytes({20, 8, 8}, images(19)), true);
+       }, {"truncated"}},
+      {"trailing bytes", [&](const std::string& d) {
+         test::write_maybe_gz(d + "/train-images-idx3-ubyte.gz", test::idx_bytes({20, 8, 8}, images(20) + "x"), true);
+       }, {"after the data"}},
+      {"float elements", [&](const std::string& d) {
+         auto b = test::idx_bytes({20, 8, 8}, images(20));
+         b[2] = '\x0d';
+         test::write_maybe_gz(d + "/train-images-idx3-ubyte.gz", b, true);
+       }, {"element type"}},
+      {"labels with 2 dims", [](const std::string& d) {
+         test::write_maybe_gz(d + "/train-labels-idx1-ubyte.gz", test::idx_bytes({20, 1}, std::string(20, '\0')), true);
+       }, {"dimensions"}},
+      {"not IDX at all", [](const std::string& d) {
+         test::write_maybe_gz(d + "/t10k-images-idx3-ubyte.gz", "GIF89a...", true);
+       }, {"magic"}},
+      {"more labels than images", [](const std::string& d) {
+         test::write_maybe_gz(d + "/t10k-labels-idx1-ubyte.gz", test::idx_bytes({11}, std::string(11, '\1')), true);
+       }, {"11 labels for 10 images"}},
+      {"a huge header", [](const std::string& d) {
+         test::write_maybe_gz(d + "/train-images-idx3-ubyte.gz", test::idx_bytes({4000000000u, 4000, 4000}, ""), true);
+       }, {"64 GiB"}},
+      {"damaged gzip", [](const std::string& d) {
+         test::write_file(d + "/train-images-idx3-ubyte.gz", std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", 10) +
+                                                           random_bytes(200, 3));
+       }, {"damaged", "truncated", "magic"}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    test::TempDir idx;
+    test::write_idx_dataset(idx.path(), 20, 10, 4);
+    c.damage(idx.path());
+    expect_bad_input(idx.path(), c.words);
+  }
+}
+
+TEST(BadIdx, LabelsOutsideTheClassesAndDirectoriesWithoutIdx) {
+  test::TempDir idx, empty;
+  test::write_idx_dataset(idx.path(), 20, 10, 4);
+  expect_bad_input(idx.path(), {"outside"}, {"--num-classes", "3"}, [] {
+    data::OpenOptions o;
+    o.num_classes = 3;
+    return o;
+  }());
+  expect_bad_input(empty.path(), {"directory"});
 }

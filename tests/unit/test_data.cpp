@@ -10,6 +10,7 @@
 #include "salm/data/reader.hpp"
 #include "salm/data/synth.hpp"
 #include "salm/dist/communicator.hpp"
+#include "idx_writer.hpp"
 #include "npz_writer.hpp"
 #include "test_support.hpp"
 
@@ -173,4 +174,54 @@ TEST(H5Dataset, WriteThenReadBack) {
   EXPECT_EQ(back.labels, want.labels);
   EXPECT_THROW(r->read("train", 80, 20), RuntimeError);
   EXPECT_THROW(r->shape("nope"), InputError);
+}
+
+TEST(Idx, PlainAndGzippedDirectoriesReadTheSame) {
+  test::TempDir gz, plain;
+  test::write_idx_dataset(gz.path(), 30, 12, 10, 8, 6, /*gz=*/true);
+  test::write_idx_dataset(plain.path(), 30, 12, 10, 8, 6, /*gz=*/false);
+  auto a = data::open_dataset(gz.path()), b = data::open_dataset(plain.path());
+  EXPECT_EQ(a->splits(), (std::vector<std::string>{"train", "test"}));
+  EXPECT_EQ(a->info().num_classes, 10);
+  EXPECT_EQ(a->info().task, data::Task::multi_class);
+  EXPECT_EQ(a->shape("train").rows, 30);
+  EXPECT_EQ(a->shape("test").height, 8);
+  EXPECT_EQ(a->shape("test").width, 6);
+  EXPECT_EQ(a->shape("test").channels, 1);
+  for (const auto& split : {"train", "test"}) {
+    auto x = a->read_all(split), y = b->read_all(split);
+    EXPECT_EQ(x.images, y.images);
+    EXPECT_EQ(x.labels, y.labels);
+  }
+  auto rows = a->read("train", 11, 3);
+  ASSERT_EQ(rows.images.size(), 3u * 48);
+  EXPECT_EQ(rows.images[0], static_cast<std::uint8_t>(11 * 7 % 256));
+  EXPECT_EQ(rows.images[48 + 5], static_cast<std::uint8_t>((12 * 7 + 5) % 256));
+  EXPECT_EQ(rows.labels, (std::vector<std::int64_t>{1, 2, 3}));
+  EXPECT_EQ(a->read_labels("test", 9, 3), (std::vector<std::int64_t>{9, 0, 1}));
+}
+
+TEST(Idx, ConvertKeepsTheFirstRowsAskedFor) {
+  test::TempDir dir, idx;
+  test::write_idx_dataset(idx.path(), 40, 20, 10);
+  std::string out = dir.file("f.h5");
+  auto r = test::run_salm({"convert", "--in", idx.path(), "--out", out, "--max-rows", "train=25", "--max-rows", "15",
+                           "--name", "fashion"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto h5 = data::open_dataset(out), src = data::open_dataset(idx.path());
+  EXPECT_EQ(h5->info().name, "fashion");
+  EXPECT_EQ(h5->shape("train").rows, 15);  // the smaller of the two limits that apply
+  EXPECT_EQ(h5->shape("test").rows, 15);
+  EXPECT_EQ(h5->read_all("train").images, src->read("train", 0, 15).images);
+  EXPECT_EQ(h5->read_all("test").labels, src->read("test", 0, 15).labels);
+
+  std::string out2 = dir.file("g.h5");
+  for (const char* bad : {"val=3", "0", "train=x", "train=5z"}) {
+    auto e = test::run_salm({"convert", "--in", idx.path(), "--out", out2, "--max-rows", bad});
+    EXPECT_EQ(e.exit_code, 2) << bad;
+    auto lines = test::error_lines(e.err);
+    ASSERT_EQ(lines.size(), 1u) << e.err;
+    EXPECT_NE(lines[0].find("--max-rows"), std::string::npos) << lines[0];
+    EXPECT_FALSE(test::file_exists(out2));
+  }
 }
