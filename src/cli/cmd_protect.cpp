@@ -61,6 +61,7 @@ ProtectOptions protect_options(const po::variables_map& vm) {
   o.weight_decay = vm["weight-decay"].as<double>();
   o.mask_update = vm["mask-update"].as<std::string>();
   o.mask_score = vm["mask-score"].as<std::string>();
+  o.mask_scope = vm["mask-scope"].as<std::string>();
   o.init = vm["init"].as<std::string>();
   o.eot_samples = vm["eot-samples"].as<int>();
   o.eot_transforms = vm["eot-transforms"].as<std::string>();
@@ -74,9 +75,9 @@ ProtectOptions protect_options(const po::variables_map& vm) {
 /// What determines the result: a resumed run must match it.
 std::string fingerprint(const ProtectOptions& o, const std::string& sha, std::int64_t rows) {
   return fmt::format("method={} k={} eps={:.9g} step={:.9g} pgd={} train={} model={} batch={} lr={} mom={} wd={} "
-                     "mask-update={} mask-score={} init={} eot={}x{} seed={} split={} rows={} data={}",
+                     "mask-update={} mask-score={} mask-scope={} init={} eot={}x{} seed={} split={} rows={} data={}",
                      o.method, o.k, o.epsilon, o.step_size, o.pgd_steps, o.train_steps, o.model, o.batch_size, o.lr,
-                     o.momentum, o.weight_decay, o.mask_update, o.mask_score, o.init, o.eot_samples, o.eot_transforms,
+                     o.momentum, o.weight_decay, o.mask_update, o.mask_score, o.mask_scope, o.init, o.eot_samples, o.eot_transforms,
                      o.seed, o.split, rows, sha);
 }
 
@@ -109,6 +110,8 @@ Subcommand protect_command() {
       ("mask-update", po::value<std::string>()->default_value(d.mask_update), "every (recompute each noise stage) or once")
       ("mask-score", po::value<std::string>()->default_value(d.mask_score),
        "gradient (|g| summed over channels, the paper) or feasible (only the part of the step that can be applied)")
+      ("mask-scope", po::value<std::string>()->default_value(d.mask_scope),
+       "sample (each image's own top pixels, the paper) or class (the top pixels of its class's pooled importance)")
       ("init", po::value<std::string>()->default_value(d.init), "initial noise: zero, uniform, class (one random pattern per class) or texture (one stripe texture per class)")
       ("eot-samples", po::value<int>()->default_value(d.eot_samples), "J transformations averaged per gradient")
       ("eot-transforms", po::value<std::string>()->default_value(d.eot_transforms), "none or flip-crop")
@@ -188,7 +191,7 @@ Subcommand protect_command() {
       st.delta = torch::zeros_like(shard.x);
       st.mask = torch::zeros({shard.x.size(0), shape.height, shape.width}, torch::kUInt8);
       st.masked = torch::zeros({shard.x.size(0)}, torch::kUInt8);
-      store.load_rows(*meta, mine.begin, st.delta, st.mask, st.masked);
+      store.load_rows(*meta, mine.begin, st.delta, st.mask, st.masked, st.class_score);
       st.pos = {meta->iteration, meta->stage, meta->step};
       st.iterations_done = meta->iterations_done;
       st.train_acc = meta->train_acc;
@@ -219,7 +222,7 @@ Subcommand protect_command() {
         cm.train_acc = st.train_acc;
         cm.train_loss = st.train_loss;
         cm.fingerprint = fp;
-        store.save(cm, n, mine.begin, st.delta, st.mask, st.masked, m, sgd);
+        store.save(cm, n, mine.begin, st.delta, st.mask, st.masked, st.class_score, m, sgd);
         io_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       };
     methods::MinMin loop(opt, model, comm);
@@ -258,7 +261,7 @@ Subcommand protect_command() {
         {"step_size", opt.step_size * 255}, {"pgd_steps", opt.pgd_steps}, {"train_steps", opt.train_steps},
         {"max_iters", opt.max_iters}, {"stop_acc", opt.stop_acc}, {"model", opt.model}, {"batch_size", opt.batch_size},
         {"lr", opt.lr}, {"momentum", opt.momentum}, {"weight_decay", opt.weight_decay},
-        {"mask_update", opt.mask_update}, {"mask_score", opt.mask_score}, {"init", opt.init},
+        {"mask_update", opt.mask_update}, {"mask_score", opt.mask_score}, {"mask_scope", opt.mask_scope}, {"init", opt.init},
         {"eot_samples", opt.eot_samples}, {"eot_transforms", opt.eot_transforms}, {"seed", opt.seed},
         {"subset", opt.subset}, {"split", opt.split}, {"rows", n},
         {"mask_pixels", opt.mask_pixels(shape.height * shape.width)},

@@ -33,6 +33,8 @@ void ProtectOptions::validate() const {
   if (!one_of(mask_update, {"every", "once"})) throw UsageError(fmt::format("--mask-update: '{}' (every, once)", mask_update));
   if (!one_of(mask_score, {"gradient", "feasible"}))
     throw UsageError(fmt::format("--mask-score: '{}' (gradient, feasible)", mask_score));
+  if (!one_of(mask_scope, {"sample", "class"}))
+    throw UsageError(fmt::format("--mask-scope: '{}' (sample, class)", mask_scope));
   if (!one_of(init, {"zero", "uniform", "class", "texture"}))
     throw UsageError(fmt::format("--init: '{}' (zero, uniform, class, texture)", init));
   if (eot_samples < 1) throw UsageError("--eot-samples must be at least 1");

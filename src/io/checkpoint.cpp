@@ -32,7 +32,8 @@ bool is_generation(const fs::directory_entry& e) {
 CheckpointStore::CheckpointStore(std::string dir, dist::Communicator& comm) : dir_(std::move(dir)), comm_(comm) {}
 
 void CheckpointStore::save(CheckpointMeta meta, std::int64_t total_rows, std::int64_t row_begin, const at::Tensor& delta,
-                           const at::Tensor& mask, const at::Tensor& masked, torch::nn::Module& model,
+                           const at::Tensor& mask, const at::Tensor& masked, const at::Tensor& class_score,
+                           torch::nn::Module& model,
                            torch::optim::Optimizer& opt) {
   meta.generation = fmt::format("it{:04d}-stage{}-step{:06d}", meta.iteration, meta.stage, meta.step);
   meta.ranks = comm_.size();
@@ -61,6 +62,11 @@ void CheckpointStore::save(CheckpointMeta meta, std::int64_t total_rows, std::in
     f.write_rows("/delta", row_begin, n, d.data_ptr<float>());
     f.write_rows("/mask", row_begin, n, m.data_ptr<std::uint8_t>());
     f.write_rows("/masked", row_begin, n, k.data_ptr<std::uint8_t>());
+    if (class_score.defined()) {  // identical on every rank: rank 0 writes it
+      auto cs = class_score.contiguous();
+      f.create_dataset<float>("/class_score", {cs.size(0), cs.size(1), cs.size(2)});
+      f.write_rows("/class_score", 0, comm_.rank() == 0 ? cs.size(0) : 0, cs.data_ptr<float>());
+    }
     f.close();
   }
   if (comm_.rank() == 0) {
@@ -118,7 +124,7 @@ std::optional<CheckpointMeta> CheckpointStore::latest() const {
 }
 
 void CheckpointStore::load_rows(const CheckpointMeta& meta, std::int64_t row_begin, at::Tensor& delta, at::Tensor& mask,
-                                at::Tensor& masked) const {
+                                at::Tensor& masked, at::Tensor& class_score) const {
   std::string path = (fs::path(dir_) / meta.generation / "state.h5").string();
   auto f = H5File::open_read(path);
   auto d = f.dims("/delta");
@@ -132,6 +138,13 @@ void CheckpointStore::load_rows(const CheckpointMeta& meta, std::int64_t row_beg
   std::memcpy(delta.data_ptr<float>(), dv.data(), dv.size() * sizeof(float));
   std::memcpy(mask.data_ptr<std::uint8_t>(), mv.data(), mv.size());
   std::memcpy(masked.data_ptr<std::uint8_t>(), kv.data(), kv.size());
+  if (f.exists("/class_score")) {
+    auto cd = f.dims("/class_score");
+    if (cd.size() != 3 || cd[1] != mask.size(1) || cd[2] != mask.size(2))
+      throw InputError(path, "checkpoint /class_score does not match the data (remove the checkpoint directory)");
+    auto cv = f.read_rows<float>("/class_score", 0, cd[0]);
+    class_score = torch::from_blob(cv.data(), {cd[0], cd[1], cd[2]}, torch::kFloat).clone();
+  }
 }
 
 void CheckpointStore::load_model(const CheckpointMeta& meta, torch::nn::Module& model, torch::optim::Optimizer& opt) const {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -175,6 +176,52 @@ TEST(Protect, ResumeFromEveryKindOfStopPointIsExact) {
   EXPECT_NE(r.err.find("checkpoint"), std::string::npos);
 }
 
+TEST(Protect, ClassScopeSharesMasksWithinAClassOverRanksAndResumesExactly) {
+  test::TempDir dir;
+  std::string a = dir.file("a.h5");
+  auto r = test::run_salm_mpi(2, quick(a, {"--mask-scope", "class"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  check_guarantees(a, 10, 8);
+  auto f = io::H5File::open_read(a);
+  auto mask = f.read_all<std::uint8_t>("/mask");
+  auto labels = f.read_all<std::int64_t>("/labels");
+  auto d = f.dims("/mask");
+  const std::size_t hw = static_cast<std::size_t>(d[1] * d[2]);
+  std::map<std::int64_t, std::vector<std::uint8_t>> first;  // the mask of each class's first row
+  int different_classes = 0;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    std::vector<std::uint8_t> m(mask.begin() + static_cast<long>(i * hw), mask.begin() + static_cast<long>((i + 1) * hw));
+    auto [it, inserted] = first.emplace(labels[i], m);
+    if (!inserted) EXPECT_EQ(m, it->second) << "row " << i << " (rows 0-23 on rank 0, 24-47 on rank 1)";
+  }
+  for (auto it = first.begin(); std::next(it) != first.end(); ++it) different_classes += it->second != std::next(it)->second;
+  EXPECT_GT(different_classes, 0) << "every class has the same mask: the pool is not per class";
+  EXPECT_EQ(f.attr_string("/", "mask_scope").value_or(""), "class");
+
+  // The pool is fixed at the start of a noise stage: a run stopped inside one resumes exactly.
+  ASSERT_EQ(run_salm(quick(dir.file("ref.h5"), {"--mask-scope", "class", "--no-checkpoint"})).exit_code, 0);
+  std::string out = dir.file("resumed.h5");
+  r = run_salm(quick(out, {"--mask-scope", "class"}), {"SALM_STOP_AFTER_STEPS=4"});  // 2 train steps, then noise batch 2 of 3
+  ASSERT_EQ(r.exit_code, 3) << r.err;
+  r = run_salm(quick(out, {"--mask-scope", "class"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("resuming"), std::string::npos);
+  EXPECT_EQ(read_delta(out), read_delta(dir.file("ref.h5")));
+}
+
+TEST(Protect, ClassScopeRefusesMultiLabelData) {
+  std::string npz = test::fixture("fashion_multilabel_stored.npz");
+  if (npz.empty()) GTEST_SKIP() << "no fixtures directory";
+  test::TempDir dir;
+  auto r = run_salm({"protect", "--data", npz, "--out", dir.file("x.h5"), "--model", "small-cnn", "--subset", "32",
+                     "--mask-scope", "class", "--max-iters", "1", "--train-steps", "1", "--pgd-steps", "1"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  auto lines = test::error_lines(r.err);
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  EXPECT_NE(lines[0].find("multi-label"), std::string::npos) << lines[0];
+  EXPECT_TRUE(test::list_dir(dir.path()).empty());
+}
+
 namespace {
 /// PIDs of the salm rank processes whose command line mentions `needle` (not mpirun's).
 std::vector<pid_t> rank_pids(const std::string& needle) {
@@ -229,7 +276,8 @@ TEST(Protect, BadOptionsAreUsageErrors) {
       {{"--epsilon", "0"}, "--epsilon"}, {{"--epsilon", "-2"}, "--epsilon"},
       {{"--model", "alexnet"}, "unknown model"}, {{"--method", "magic"}, "method"},
       {{"--split", "val"}, "missing split 'val'"}, {{"--pgd-steps", "0"}, "--pgd-steps"},
-      {{"--mask-update", "sometimes"}, "mask-update"}, {{"--init", "ones"}, "--init"}};
+      {{"--mask-update", "sometimes"}, "mask-update"}, {{"--init", "ones"}, "--init"},
+      {{"--mask-scope", "image"}, "--mask-scope"}};
   for (const auto& [extra, needle] : cases) {
     auto r = run_salm(quick(out, extra));
     EXPECT_EQ(r.exit_code, 2) << extra[0] << " " << extra[1] << ": " << r.err;

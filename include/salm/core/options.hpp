@@ -21,6 +21,7 @@ struct ProtectOptions {
   double lr = 0.1, momentum = 0.9, weight_decay = 5e-4;
   std::string mask_update = "every"; ///< every | once
   std::string mask_score = "gradient"; ///< gradient (paper) | feasible (only steps that can be applied)
+  std::string mask_scope = "sample";   ///< sample (each image its own top pixels) | class (pooled per class)
   std::string init = "zero";         ///< zero | uniform | class | texture (class-consistent starts)
   int eot_samples = 1;               ///< J transformations per gradient
   std::string eot_transforms = "none"; ///< none | flip-crop

@@ -42,15 +42,18 @@ public:
   const std::string& dir() const { return dir_; }
 
   /// Collective: writes a new generation and makes it the latest.
+  /// `class_score` (the same on every rank) may be undefined.
   void save(CheckpointMeta meta, std::int64_t total_rows, std::int64_t row_begin, const at::Tensor& delta,
-            const at::Tensor& mask, const at::Tensor& masked, torch::nn::Module& model, torch::optim::Optimizer& opt);
+            const at::Tensor& mask, const at::Tensor& masked, const at::Tensor& class_score, torch::nn::Module& model,
+            torch::optim::Optimizer& opt);
 
   /// The latest complete checkpoint, if any. Throws InputError if it is unreadable.
   std::optional<CheckpointMeta> latest() const;
 
   /// This rank's rows of the latest generation into the given tensors (shapes must match).
+  /// `class_score` is set when the checkpoint holds one, else left undefined.
   void load_rows(const CheckpointMeta& meta, std::int64_t row_begin, at::Tensor& delta, at::Tensor& mask,
-                 at::Tensor& masked) const;
+                 at::Tensor& masked, at::Tensor& class_score) const;
   void load_model(const CheckpointMeta& meta, torch::nn::Module& model, torch::optim::Optimizer& opt) const;
 
   /// Collective: removes the checkpoint directory's generations and `latest` (after success).

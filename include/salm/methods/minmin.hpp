@@ -47,6 +47,9 @@ struct NoiseState {
   at::Tensor delta;  ///< float [n, C, H, W]: the noise of the local rows
   at::Tensor mask;   ///< uint8 [n, H, W]
   at::Tensor masked; ///< uint8 [n]: 1 once the row has a mask (for --mask-update once)
+  /// float [classes, H, W] (--mask-scope class): importance pooled over every rank's rows of each
+  /// class, fixed at the start of a noise stage; undefined otherwise.
+  at::Tensor class_score;
   LoopPosition pos;
   double train_acc = 0, train_loss = 0;
   int iterations_done = 0;
