@@ -19,6 +19,7 @@
 #include "salm/io/checkpoint.hpp"
 #include "salm/io/noise_file.hpp"
 #include "salm/io/publish.hpp"
+#include "salm/methods/baselines.hpp"
 #include "salm/methods/minmin.hpp"
 #include "salm/models/training.hpp"
 
@@ -94,7 +95,7 @@ Subcommand protect_command() {
     o.add_options()
       ("data,d", po::value<std::string>()->required(), "dataset to protect (salm .h5 or MedMNIST .npz)")
       ("out,o", po::value<std::string>()->required(), "noise file to write (.h5)")
-      ("method", po::value<std::string>()->default_value(d.method), "salm (masked) or em (whole image, no mask)")
+      ("method", po::value<std::string>()->default_value(d.method), "salm (masked), em (whole image, no mask), or a baseline: tap (targeted poisoning), sp (synthetic shortcuts), random (uniform noise on a random k% mask)")
       ("k", po::value<double>()->default_value(d.k), "percent of pixels perturbed per image (salm), in (0, 100]")
       ("epsilon", po::value<double>()->default_value(8.0), "L-inf budget in 1/255 units")
       ("step-size", po::value<double>()->default_value(0.8), "PGD step in 1/255 units")
@@ -171,13 +172,14 @@ Subcommand protect_command() {
     if (root)
       spdlog::info("protect {} rows of '{}' ({}x{}x{}, {} classes) with {}: k={}% ({} px), eps={}/255, {} ranks, source {} ({:.1f}M parameters)",
                    n, opt.split, shape.height, shape.width, shape.channels, info.num_classes, opt.method,
-                   opt.method == "em" ? 100.0 : opt.k, opt.mask_pixels(shape.height * shape.width),
+                   opt.masked() ? opt.k : 100.0, opt.mask_pixels(shape.height * shape.width),
                    opt.epsilon * 255, comm.size(), opt.model, models::parameter_count(*model) / 1e6);
 
     // Checkpoint: resume if one matches these options and data.
     std::string ckpt_dir = vm["checkpoint-dir"].as<std::string>();
     if (ckpt_dir.empty()) ckpt_dir = out_path + ".ckpt";
-    const bool checkpoints = !vm["no-checkpoint"].as<bool>();
+    // Only the min-min loop checkpoints: the baselines are short and start over.
+    const bool checkpoints = opt.min_min() && !vm["no-checkpoint"].as<bool>();
     io::CheckpointStore store(ckpt_dir, comm);
     const std::string fp = fingerprint(opt, sha, n);
     std::optional<methods::NoiseState> resume;
@@ -225,13 +227,23 @@ Subcommand protect_command() {
         store.save(cm, n, mine.begin, st.delta, st.mask, st.masked, st.class_score, m, sgd);
         io_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       };
-    methods::MinMin loop(opt, model, comm);
-    auto result = loop.run(shard, std::move(resume),
-                           [&](torch::nn::Module& m, torch::optim::SGD& sgd) { store.load_model(*meta, m, sgd); }, hooks);
+    methods::LoopResult result;
+    if (opt.min_min()) {
+      methods::MinMin loop(opt, model, comm);
+      result = loop.run(shard, std::move(resume),
+                        [&](torch::nn::Module& m, torch::optim::SGD& sgd) { store.load_model(*meta, m, sgd); }, hooks);
+    } else {
+      result = methods::run_baseline(opt, shard, model, comm, hooks);
+    }
     if (result.interrupted) {
-      if (root)
-        spdlog::warn("stopped by signal {}: checkpoint written to {}; run the same command to resume",
-                     static_cast<int>(g_stop_signal), checkpoints ? ckpt_dir : std::string("(none: --no-checkpoint)"));
+      if (root) {
+        if (opt.min_min())
+          spdlog::warn("stopped by signal {}: checkpoint written to {}; run the same command to resume",
+                       static_cast<int>(g_stop_signal), checkpoints ? ckpt_dir : std::string("(none: --no-checkpoint)"));
+        else
+          spdlog::warn("stopped by signal {}: nothing written ({} is not resumable; run the command again)",
+                       static_cast<int>(g_stop_signal), opt.method);
+      }
       return 3;
     }
 
@@ -257,7 +269,7 @@ Subcommand protect_command() {
                                       prot.data_ptr<std::uint8_t>(), rows.labels.data(), index.data()});
     auto& f = out.file();
     nlohmann::json summary{
-        {"method", opt.method}, {"k", opt.method == "em" ? 100.0 : opt.k}, {"epsilon", opt.epsilon * 255},
+        {"method", opt.method}, {"k", opt.masked() ? opt.k : 100.0}, {"epsilon", opt.epsilon * 255},
         {"step_size", opt.step_size * 255}, {"pgd_steps", opt.pgd_steps}, {"train_steps", opt.train_steps},
         {"max_iters", opt.max_iters}, {"stop_acc", opt.stop_acc}, {"model", opt.model}, {"batch_size", opt.batch_size},
         {"lr", opt.lr}, {"momentum", opt.momentum}, {"weight_decay", opt.weight_decay},

@@ -17,8 +17,8 @@ bool one_of(const std::string& v, std::initializer_list<const char*> names) {
 }  // namespace
 
 void ProtectOptions::validate() const {
-  if (!one_of(method, {"salm", "em"}))
-    throw UsageError(fmt::format("--method: unknown method '{}' (salm, em)", method));
+  if (!one_of(method, {"salm", "em", "tap", "sp", "random"}))
+    throw UsageError(fmt::format("--method: unknown method '{}' (salm, em, tap, sp, random)", method));
   if (!(k > 0 && k <= 100)) throw UsageError(fmt::format("--k must be in (0, 100], got {}", k));
   if (!(epsilon > 0 && epsilon <= 1)) throw UsageError(fmt::format("--epsilon must be in (0, 255] (1/255 units), got {}", epsilon * 255));
   if (!(step_size > 0)) throw UsageError(fmt::format("--step-size must be positive, got {}", step_size * 255));
@@ -45,7 +45,7 @@ void ProtectOptions::validate() const {
 }
 
 std::int64_t ProtectOptions::mask_pixels(std::int64_t pixels) const {
-  double kk = method == "em" ? 100.0 : k;
+  double kk = masked() ? k : 100.0;
   auto m = static_cast<std::int64_t>(std::ceil(kk / 100.0 * static_cast<double>(pixels) - 1e-9));
   return std::max<std::int64_t>(1, std::min(m, pixels));
 }

@@ -8,7 +8,7 @@ namespace salm {
 
 /// `salm protect`: the min-min loop and its budget (DESIGN.md section 2).
 struct ProtectOptions {
-  std::string method = "salm";       ///< salm (masked) or em (k = 100, no mask)
+  std::string method = "salm";       ///< salm (masked), em (k = 100, no mask); baselines random, sp, tap
   double k = 10.0;                   ///< percent of pixels perturbed per image
   double epsilon = 8.0 / 255.0;      ///< L-inf budget, [0,1] units
   double step_size = 0.8 / 255.0;    ///< PGD step, [0,1] units
@@ -31,6 +31,10 @@ struct ProtectOptions {
 
   /// Throws UsageError naming the option for a value outside its domain.
   void validate() const;
+  /// Whether the method perturbs only k% of the pixels (salm, random); the others use all of them.
+  bool masked() const { return method == "salm" || method == "random"; }
+  /// Whether the method is the min-min loop (salm, em), which checkpoints and resumes.
+  bool min_min() const { return method == "salm" || method == "em"; }
   /// Pixels per image in the mask for an image of `pixels` pixels: ceil(k/100 * pixels).
   std::int64_t mask_pixels(std::int64_t pixels) const;
 };
