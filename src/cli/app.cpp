@@ -13,6 +13,7 @@
 #include "salm/core/log.hpp"
 #include "salm/core/system.hpp"
 #include "salm/dist/mpi.hpp"
+#include "salm/dist/nccl_communicator.hpp"
 #include "salm/dist/threads.hpp"
 #include "salm/io/h5.hpp"
 
@@ -20,7 +21,7 @@ namespace salm::cli {
 
 const std::vector<Subcommand>& subcommands() {
   static const std::vector<Subcommand> all{synth_command(), convert_command(), protect_command(),
-                                           evaluate_command(), inspect_command()};
+                                           evaluate_command(), inspect_command(), visualize_command()};
   return all;
 }
 
@@ -85,7 +86,14 @@ int dispatch(int argc, char** argv, dist::Communicator& comm) {
   }
   log::init(comm.rank(), comm.size(), vm["log-level"].as<std::string>());
   auto threads = dist::configure_threads(vm["threads"].as<int>(), comm.mpi_comm());
-  Context ctx{vm, comm, join_command_line(argc, argv)};
+  // --comm nccl: tensor collectives through NCCL on each rank's GPU (MPI stays for the rest).
+  const auto backend = vm["comm"].as<std::string>();
+  if (backend != "auto" && backend != "mpi" && backend != "nccl")
+    throw UsageError(fmt::format("--comm: '{}' (auto, mpi, nccl)", backend));
+  std::unique_ptr<dist::Communicator> nccl;
+  if (backend == "nccl" && (comm.mpi_comm() != MPI_COMM_NULL || !dist::nccl_built()))
+    nccl = dist::make_nccl_communicator(comm.mpi_comm());  // throws when salm has no NCCL or no GPU is visible
+  Context ctx{vm, nccl ? *nccl : comm, join_command_line(argc, argv)};
   spdlog::debug("{} ({} rank{}, {} thread{} each: {})", ctx.command_line, comm.size(), comm.size() > 1 ? "s" : "",
                 threads.threads, threads.threads > 1 ? "s" : "", threads.reason);
   return sub->run(ctx);

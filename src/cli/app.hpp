@@ -5,9 +5,17 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "options.hpp"
 #include "salm/data/reader.hpp"
 #include "salm/dist/communicator.hpp"
+#include "salm/dist/shard.hpp"
+#include "salm/eval/similarity.hpp"
+
+namespace salm::io {
+class H5File;
+}
 
 namespace salm::cli {
 
@@ -32,11 +40,26 @@ Subcommand protect_command();
 Subcommand evaluate_command();
 Subcommand convert_command();
 Subcommand inspect_command();
+Subcommand visualize_command();
 
 /// Options that say what a dataset file does not (npz): --num-classes, --task, --name.
 void add_dataset_options(po::options_description& o);
 /// The OpenOptions from those options (UsageError for bad values).
 data::OpenOptions dataset_open_options(const po::variables_map& vm);
+
+/// Rows of a noise file with the clean rows they were made from (shared by evaluate and inspect).
+struct ProtectedPairs {
+  data::SplitData protected_;  ///< /protected and /labels; row_begin = the first noise-file row
+  data::SplitData clean;       ///< the source rows named by /index, in the same order and with the same row_begin
+};
+/// Reads `rows` of the open noise file `f` and the source rows of `reader` that its /index names,
+/// checked: same image shape, /index inside the source split, /labels equal to the source's labels
+/// (InputError otherwise: a noise file of another dataset).
+ProtectedPairs read_protected_pairs(const io::H5File& f, data::DatasetReader& reader, const dist::Shard& rows);
+/// The similarity block of evaluate reports and `inspect --similarity`.
+nlohmann::json similarity_json(const eval::Similarity& s);
+/// The same as one line of text.
+std::string similarity_text(const eval::Similarity& s);
 
 /// All subcommands, in help order.
 const std::vector<Subcommand>& subcommands();

@@ -1,4 +1,5 @@
-// salm inspect: a summary of a dataset (splits, shapes, classes, per-class counts, background).
+// salm inspect: a summary of a dataset (splits, shapes, classes, per-class counts, background) or of
+// a noise file (options, noise statistics; with --similarity, SSIM/PSNR/L0/L-inf against the clean data).
 #include <iostream>
 
 #include <fmt/ranges.h>
@@ -9,12 +10,15 @@
 #include "salm/core/error.hpp"
 #include "salm/data/reader.hpp"
 #include "salm/dist/shard.hpp"
+#include "salm/eval/similarity.hpp"
 #include "salm/io/h5.hpp"
 #include "salm/io/noise_file.hpp"
 
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <memory>
+#include <optional>
 
 namespace salm::cli {
 namespace {
@@ -53,9 +57,35 @@ SplitSummary summarise(data::DatasetReader& reader, const std::string& split, di
   return s;
 }
 
-/// A noise file: method and options, max |delta|, mask density, per-class counts, accuracy.
-int inspect_noise(const std::string& path, bool json, dist::Communicator& comm) {
+/// SSIM, PSNR, L0 and L-inf of a noise file's protected images against the clean rows they were
+/// made from: those of `data_path`, or of the file's `source` attribute when it is empty.
+eval::Similarity noise_similarity(const io::H5File& f, std::string data_path, dist::Communicator& comm) {
+  const bool from_source = data_path.empty();
+  if (from_source) {
+    auto src = f.attr_string("/", "source");
+    if (!src || src->empty()) throw InputError(f.path(), "has no 'source' attribute: give the clean data with --data");
+    data_path = *src;
+  }
+  std::unique_ptr<data::DatasetReader> reader;
+  try {
+    reader = data::open_dataset(data_path);
+  } catch (const InputError& e) {
+    if (!from_source) throw;
+    const std::string what = e.what();  // "PATH: problem"
+    throw InputError(e.path(), what.substr(std::min(what.size(), e.path().size() + 2)) + " (the 'source' of " + f.path() +
+                                   "; give the clean data with --data)");
+  }
+  auto pairs = read_protected_pairs(f, *reader, dist::shard_of(f.dims("/protected")[0], comm.rank(), comm.size()));
+  return eval::similarity(pairs.clean, pairs.protected_, comm);
+}
+
+/// A noise file: method and options, max |delta|, mask density, per-class counts, accuracy; with
+/// `similarity`, the similarity of its protected images to the clean ones.
+int inspect_noise(const std::string& path, bool json, bool similarity, const std::string& data_path,
+                  dist::Communicator& comm) {
   auto f = io::H5File::open_read(path);
+  std::optional<eval::Similarity> sim;
+  if (similarity) sim = noise_similarity(f, data_path, comm);
   auto d = f.dims("/delta");
   if (d.size() != 4) throw InputError(path, "/delta is not [N,H,W,C]");
   const std::int64_t n = d[0], h = d[1], w = d[2], c = d[3];
@@ -111,6 +141,10 @@ int inspect_noise(const std::string& path, bool json, dist::Communicator& comm) 
     else if (auto dv = f.attr_double("/", name)) attrs[name] = *dv;
   }
   j["attributes"] = attrs;
+  if (sim) {
+    j["similarity"] = similarity_json(*sim);
+    j["similarity"]["data"] = data_path.empty() ? (attrs.contains("source") ? attrs["source"] : nlohmann::json()) : nlohmann::json(data_path);
+  }
   if (json) {
     std::cout << j.dump(2) << std::endl;
     return 0;
@@ -125,6 +159,9 @@ int inspect_noise(const std::string& path, bool json, dist::Communicator& comm) 
   std::cout << fmt::format("  {} iterations, final train accuracy on x+delta {}, loss {}\n", a("iterations"),
                            a("final_train_accuracy"), a("final_train_loss"));
   std::cout << fmt::format("  {}: {}\n", ld.size() == 2 ? "positives per label" : "rows per class", fmt::join(counts, " "));
+  if (sim)
+    std::cout << fmt::format("  similarity to the clean rows of {}: {}\n", j["similarity"]["data"].get<std::string>(),
+                             similarity_text(*sim));
   return 0;
 }
 
@@ -133,25 +170,31 @@ int inspect_noise(const std::string& path, bool json, dist::Communicator& comm) 
 Subcommand inspect_command() {
   Subcommand s;
   s.name = "inspect";
-  s.summary = "summarise a dataset (.npz or .h5: splits, shapes, classes, background) or a noise file (options, max |delta|, mask density, accuracy)";
-  s.usage = "[mpirun -n R] salm inspect FILE [--json]";
+  s.summary = "summarise a dataset (.npz or .h5: splits, shapes, classes, background) or a noise file (options, max |delta|, mask density, accuracy; --similarity: SSIM, PSNR against the clean images)";
+  s.usage = "[mpirun -n R] salm inspect FILE [--json] | NOISE.h5 --similarity [--data DATA] [--json]";
   s.options = [] {
     po::options_description o("inspect options");
     o.add_options()
       ("file", po::value<std::string>()->required(), "the file to summarise (also the first positional argument)")
-      ("json", po::bool_switch(), "print JSON instead of text");
+      ("json", po::bool_switch(), "print JSON instead of text")
+      ("similarity", po::bool_switch(), "noise file: SSIM, PSNR, L0 density and L-inf of its protected images against the clean ones")
+      ("data", po::value<std::string>(), "with --similarity: the clean dataset (default: the noise file's 'source' attribute)");
     return o;
   };
   s.positional.add("file", 1);
   s.run = [](Context& ctx) {
     const auto path = ctx.vm["file"].as<std::string>();
+    const bool similarity = ctx.vm["similarity"].as<bool>();
+    const std::string data_path = ctx.vm.count("data") ? ctx.vm["data"].as<std::string>() : "";
+    if (similarity && ctx.vm.count("data") && data_path.empty()) throw UsageError("--data: a dataset file is needed");
     {  // a noise file?
       std::ifstream in(path, std::ios::binary);
       char magic[8] = {0};
       in.read(magic, 8);
       if (in && std::memcmp(magic, "\x89HDF\r\n\x1a\n", 8) == 0 && io::is_noise_file(io::H5File::open_read(path)))
-        return inspect_noise(path, ctx.vm["json"].as<bool>(), ctx.comm);
+        return inspect_noise(path, ctx.vm["json"].as<bool>(), similarity, data_path, ctx.comm);
     }
+    if (similarity) throw UsageError(fmt::format("--similarity needs a noise file ({} is not one)", path));
     auto reader = data::open_dataset(path);
     const auto& info = reader->info();
     std::vector<SplitSummary> splits;

@@ -11,6 +11,7 @@
 #include "salm/data/reader.hpp"
 #include "salm/data/synth.hpp"
 #include "salm/dist/mpi_communicator.hpp"
+#include "salm/dist/nccl_communicator.hpp"
 #include "salm/dist/shard.hpp"
 #include "salm/io/publish.hpp"
 #include "test_support.hpp"
@@ -57,6 +58,37 @@ TEST(MpiCommunicator, AllreduceOneBucketPerDtype) {
   std::vector<at::Tensor> mean{torch::full({2}, static_cast<float>(2 * r))};
   comm.allreduce_mean(mean);
   EXPECT_FLOAT_EQ(mean[0][0].item<float>(), static_cast<float>(n - 1));
+}
+
+TEST(NcclCommunicator, AllreduceAndBroadcastMatchMpiWhereAGpuIsVisible) {
+  if (!dist::nccl_built()) GTEST_SKIP() << "built without NCCL";
+  std::unique_ptr<dist::Communicator> nccl;
+  try {
+    nccl = dist::make_nccl_communicator(MPI_COMM_WORLD);
+  } catch (const RuntimeError& e) {  // every rank of a GPU-less machine lands here alike
+    EXPECT_NE(std::string(e.what()).find("CUDA"), std::string::npos) << e.what();
+    GTEST_SKIP() << e.what();
+  }
+  dist::MpiCommunicator mpi;
+  EXPECT_EQ(nccl->backend(), "nccl");
+  EXPECT_EQ(nccl->rank(), mpi.rank());
+  int r = mpi.rank();
+  auto make = [&] {
+    return std::vector<at::Tensor>{torch::arange(7, torch::kFloat) * static_cast<float>(r + 1),
+                                   torch::full({3}, static_cast<std::int64_t>(r + 10), torch::kLong),
+                                   torch::zeros({3, 3}).t().fill_(static_cast<float>(r))};
+  };
+  auto a = make(), b = make();
+  nccl->allreduce(a);
+  mpi.allreduce(b);
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "tensor " << i;
+  auto c = make(), d = make();
+  nccl->broadcast(c, 0);
+  mpi.broadcast(d, 0);
+  for (std::size_t i = 0; i < c.size(); ++i) EXPECT_TRUE(torch::equal(c[i], d[i])) << "tensor " << i;
+  double s = r + 1.0;
+  nccl->allreduce(&s, 1);
+  EXPECT_EQ(s, mpi.size() * (mpi.size() + 1) / 2.0);
 }
 
 TEST(MpiCommunicator, BroadcastScalarsAndErrors) {

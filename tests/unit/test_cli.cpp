@@ -46,6 +46,22 @@ TEST(Cli, UsageErrorsExitTwoWithOneLine) {
   EXPECT_EQ(run_salm({}).exit_code, 2);
 }
 
+TEST(Cli, NcclBackendRunsOrSaysWhatIsMissing) {
+  test::TempDir dir;
+  auto r = run_salm({"synth", "--out", dir.file("a.h5"), "--train", "9", "--val", "0", "--test", "9", "--comm", "nccl"});
+  if (r.exit_code != 0) {  // no GPU here (or a build without NCCL): one line, nothing written
+    EXPECT_TRUE(r.exit_code == 1 || r.exit_code == 2) << r.err;
+    auto lines = test::error_lines(r.err);
+    ASSERT_EQ(lines.size(), 1u) << r.err;
+    EXPECT_TRUE(lines[0].find("CUDA") != std::string::npos || lines[0].find("NCCL") != std::string::npos) << lines[0];
+    EXPECT_FALSE(test::file_exists(dir.file("a.h5")));
+  }
+  r = run_salm({"synth", "--out", dir.file("b.h5"), "--comm", "pigeon"});
+  EXPECT_EQ(r.exit_code, 2);
+  ASSERT_EQ(test::error_lines(r.err).size(), 1u) << r.err;
+  EXPECT_NE(r.err.find("--comm"), std::string::npos);
+}
+
 TEST(Cli, SynthThenInspect) {
   test::TempDir dir;
   std::string out = dir.file("s.h5");

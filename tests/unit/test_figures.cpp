@@ -1,0 +1,108 @@
+// Figures: the canvas and its PNG, the sample grid of `salm visualize`, the learning curves.
+#include <gtest/gtest.h>
+
+#include <stb_image.h>
+
+#include "salm/core/error.hpp"
+#include "salm/eval/figures.hpp"
+#include "test_support.hpp"
+
+using namespace salm;
+
+namespace {
+
+struct Decoded {
+  int w = 0, h = 0;
+  std::vector<std::uint8_t> rgb;
+  eval::Rgb at(int x, int y) const {
+    const auto* p = &rgb[(static_cast<std::size_t>(y) * w + x) * 3];
+    return {p[0], p[1], p[2]};
+  }
+};
+
+Decoded decode(const std::string& png) {
+  Decoded d;
+  int comp = 0;
+  unsigned char* p = stbi_load_from_memory(reinterpret_cast<const unsigned char*>(png.data()), static_cast<int>(png.size()),
+                                           &d.w, &d.h, &comp, 3);
+  EXPECT_NE(p, nullptr) << "not a PNG stb can read";
+  if (p) {
+    d.rgb.assign(p, p + static_cast<std::size_t>(d.w) * d.h * 3);
+    stbi_image_free(p);
+  }
+  return d;
+}
+
+bool same(eval::Rgb a, eval::Rgb b) { return a.r == b.r && a.g == b.g && a.b == b.b; }
+
+}  // namespace
+
+TEST(Figures, CanvasDrawsWhatItIsToldAndWritesAPng) {
+  eval::Canvas cv(40, 20, {255, 255, 255});
+  cv.fill(2, 3, 4, 5, {10, 20, 30});
+  cv.line(0, 15, 39, 15, {200, 0, 0}, 1);
+  const std::uint8_t grey[4] = {0, 64, 128, 255};
+  cv.image(30, 0, grey, 2, 2, 1, 3);  // 2x2 grey image, each pixel a 3x3 block
+  cv.text(10, 2, "A1", {0, 0, 255});
+  auto d = decode(cv.png());
+  ASSERT_EQ(d.w, 40);
+  ASSERT_EQ(d.h, 20);
+  EXPECT_TRUE(same(d.at(3, 4), {10, 20, 30}));
+  EXPECT_TRUE(same(d.at(6, 4), {255, 255, 255}));  // just outside the box
+  for (int x = 0; x < 40; ++x) EXPECT_TRUE(same(d.at(x, 15), {200, 0, 0})) << x;
+  EXPECT_TRUE(same(d.at(31, 1), {0, 0, 0}));
+  EXPECT_TRUE(same(d.at(34, 1), {64, 64, 64}));
+  EXPECT_TRUE(same(d.at(35, 4), {255, 255, 255}));
+  int blue = 0;  // "A1": some dots of the 5x7 glyphs, none outside their 12x7 box
+  for (int y = 0; y < 20; ++y)
+    for (int x = 0; x < 30; ++x)
+      if (same(d.at(x, y), {0, 0, 255})) {
+        ++blue;
+        EXPECT_TRUE(x >= 10 && x < 22 && y >= 2 && y < 9) << x << "," << y;
+      }
+  EXPECT_GT(blue, 20);
+  EXPECT_EQ(eval::Canvas::text_width("A1", 2), 24);
+  EXPECT_THROW(eval::Canvas(0, 5), RuntimeError);
+}
+
+TEST(Figures, CurvesAreDrawnInTheirColours) {
+  eval::Curve a{"CLEAN", {1, 2, 3}, {0.5, 0.7, 0.9}}, b{"PROTECTED", {1, 2, 3}, {0.2, 0.15, 0.1}};
+  auto d = decode(eval::curves_png({a, b}, 0.1, "TEST"));
+  ASSERT_GT(d.w, 100);
+  int first = 0, second = 0;
+  for (int y = 0; y < d.h; ++y)
+    for (int x = 0; x < d.w; ++x) {
+      first += same(d.at(x, y), {31, 119, 180});
+      second += same(d.at(x, y), {214, 39, 40});
+    }
+  EXPECT_GT(first, 200);
+  EXPECT_GT(second, 200);
+}
+
+TEST(Visualize, GridOfAProtectedTinyDataset) {
+  test::TempDir dir;
+  std::string data = dir.file("d.h5"), noise = dir.file("n.h5"), png = dir.file("fig.png");
+  ASSERT_EQ(test::run_salm({"synth", "--out", data, "--classes", "3", "--train", "12", "--val", "0", "--test", "3", "--size", "16"}).exit_code, 0);
+  auto r = test::run_salm({"protect", "--data", data, "--out", noise, "--model", "small-cnn", "--max-iters", "1", "--train-steps", "1",
+                           "--pgd-steps", "2", "--no-checkpoint"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = test::run_salm({"visualize", noise, "--out", png, "--count", "4", "--scale", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto d = decode(test::read_file(png));
+  EXPECT_GT(d.w, 4 * 32);
+  EXPECT_GE(d.h, 4 * 32);
+  // Nothing the user had is replaced silently; bad values and bad files are one-line errors.
+  r = test::run_salm({"visualize", noise, "--out", png});
+  EXPECT_EQ(r.exit_code, 2);
+  for (const auto& [args, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"visualize", noise, "--out", dir.file("a.png"), "--count", "0"}, "--count"},
+           {{"visualize", data, "--out", dir.file("a.png")}, data},
+           {{"visualize", noise, "--out", dir.file("a.png"), "--scale", "99"}, "--scale"}}) {
+    auto e = test::run_salm(args);
+    EXPECT_EQ(e.exit_code, 2) << e.err;
+    auto lines = test::error_lines(e.err);
+    ASSERT_EQ(lines.size(), 1u) << e.err;
+    EXPECT_NE(lines[0].find(needle), std::string::npos) << lines[0];
+    EXPECT_FALSE(test::file_exists(dir.file("a.png")));
+  }
+}
