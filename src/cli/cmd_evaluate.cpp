@@ -3,6 +3,7 @@
 // (and test) images, partial protection (--fraction, --classes), similarity of the protected
 // images to the clean ones, and --suite, the whole audit in one run.
 #include <algorithm>
+#include <fstream>
 #include <optional>
 
 #include <fmt/ranges.h>
@@ -15,6 +16,7 @@
 #include "salm/core/progress.hpp"
 #include "salm/core/system.hpp"
 #include "salm/dist/shard.hpp"
+#include "salm/eval/figures.hpp"
 #include "salm/eval/similarity.hpp"
 #include "salm/eval/transforms.hpp"
 #include "salm/eval/victim.hpp"
@@ -153,6 +155,46 @@ std::string markdown_path(const std::string& json_path) {
   return json_path + ".md";
 }
 
+/// The test-accuracy curve of a run, for --plot.
+eval::Curve curve_of(const std::string& label, const eval::VictimResult& r) {
+  eval::Curve c;
+  c.label = label;
+  for (const auto& e : r.curve) {
+    c.x.push_back(e.epoch);
+    c.y.push_back(e.test_accuracy);
+  }
+  return c;
+}
+
+/// The curve of an earlier evaluate report (--plot-with); InputError naming the file otherwise.
+eval::Curve curve_of_report(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path, "cannot be read (--plot-with needs an evaluate report)");
+  eval::Curve c;
+  try {
+    auto j = nlohmann::json::parse(in);
+    c.label = j.value("trained_on", std::string("earlier run"));
+    if (j.contains("preprocessing") && j["preprocessing"].is_string() && j["preprocessing"] != "none")
+      c.label += ", " + j["preprocessing"].get<std::string>();
+    for (const auto& e : j.at("curve")) {
+      c.x.push_back(e.at("epoch").get<double>());
+      c.y.push_back(e.at("test_accuracy").get<double>());
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(path, fmt::format("is not an evaluate report with a curve ({})", e.what()));
+  }
+  if (c.x.empty()) throw InputError(path, "has an empty curve");
+  return c;
+}
+
+/// Writes the --plot figure.
+void publish_plot(const std::string& path, const std::vector<eval::Curve>& curves, double chance,
+                  const eval::VictimOptions& opt, const data::DatasetInfo& info) {
+  auto title = fmt::format("{}: VICTIM {} CLEAN TEST ACCURACY", info.name, opt.model);
+  io::publish_text(path, eval::curves_png(curves, chance, title));
+  spdlog::info("wrote {}: {} curve(s)", path, curves.size());
+}
+
 /// The audit of --suite: clean, protected, and protected with each preprocessing and partial
 /// protection. Grayscale only for colour data, classes only for single-label data of 2+ classes.
 std::vector<RunConfig> suite_configs(const data::SplitShape& shape, const data::DatasetInfo& info) {
@@ -211,6 +253,9 @@ Subcommand evaluate_command() {
       ("suite", po::value<std::string>(), "run the whole audit (needs --noise); write its table to FILE.json and FILE.md")
       ("report", po::value<std::string>()->default_value(""), "write a JSON report")
       ("curve", po::value<std::string>()->default_value(""), "write the learning curve as CSV")
+      ("plot", po::value<std::string>()->default_value(""), "draw the test-accuracy curve(s) into a PNG (with --suite: every row's)")
+      ("plot-with", po::value<std::vector<std::string>>()->composing(),
+       "also draw the curve of an earlier evaluate report (JSON), e.g. the clean run's (repeatable)")
       ("overwrite", po::bool_switch(), "replace --report, --curve or the --suite files if they exist");
     add_dataset_options(o);
     return o;
@@ -232,6 +277,12 @@ Subcommand evaluate_command() {
     const auto noise_path = vm["noise"].as<std::string>();
     const bool noisy = !noise_path.empty();
     const auto report = vm["report"].as<std::string>(), curve = vm["curve"].as<std::string>();
+    const auto plot = vm["plot"].as<std::string>();
+    std::vector<eval::Curve> curves;  // --plot-with: read and checked now, before any training
+    if (vm.count("plot-with")) {
+      if (plot.empty()) throw UsageError("--plot-with needs --plot");
+      for (const auto& p : vm["plot-with"].as<std::vector<std::string>>()) curves.push_back(curve_of_report(p));
+    }
     const bool overwrite = vm["overwrite"].as<bool>();
 
     // The audit options, checked before anything is read or written.
@@ -261,8 +312,8 @@ Subcommand evaluate_command() {
       if (!report.empty() || !curve.empty())
         throw UsageError(fmt::format("--suite writes its own report: leave out --{}", report.empty() ? "curve" : "report"));
     }
-    std::vector<std::string> outputs{report, curve};
-    if (!suite.empty()) outputs = {suite, markdown_path(suite)};
+    std::vector<std::string> outputs{report, curve, plot};
+    if (!suite.empty()) outputs = {suite, markdown_path(suite), plot};
     for (const auto& p : outputs)
       if (!p.empty()) io::check_output_path(p, overwrite, comm);
 
@@ -320,6 +371,7 @@ Subcommand evaluate_command() {
         const auto& c = configs[k];
         if (root) spdlog::info("audit {}/{}: {}", k + 1, configs.size(), c.name);
         auto o = run_config(c, rows, test, opt, info, comm, on_epoch);
+        curves.push_back(curve_of(c.name, o.res));
         if (k == 0) clean_final = o.res.final_test_accuracy, clean_best = o.res.best_test_accuracy;
         seconds += o.res.seconds;
         table.push_back({{"name", c.name}, {"trained_on", c.protected_ ? "protected" : "clean"},
@@ -356,6 +408,7 @@ Subcommand evaluate_command() {
                           r["name"] == "clean" ? std::string("-") : fmt::format("{:+.1f}", 100 * r["difference_to_clean"].get<double>()));
       io::publish_text(suite, j.dump(2) + "\n");
       io::publish_text(markdown_path(suite), md);
+      if (!plot.empty()) publish_plot(plot, curves, chance, opt, info);
       spdlog::info("audit table: {} and {}", suite, markdown_path(suite));
       return 0;
     }
@@ -385,6 +438,10 @@ Subcommand evaluate_command() {
     }
     if (!report.empty()) io::publish_text(report, j.dump(2) + "\n");
     if (!curve.empty()) io::publish_text(curve, csv);
+    if (!plot.empty()) {
+      curves.push_back(curve_of(noisy ? (cfg.pre.describe() == "none" ? "protected" : "protected, " + cfg.pre.describe()) : "clean", res));
+      publish_plot(plot, curves, chance, opt, info);
+    }
     return 0;
   };
   return s;

@@ -106,3 +106,35 @@ TEST(Visualize, GridOfAProtectedTinyDataset) {
     EXPECT_FALSE(test::file_exists(dir.file("a.png")));
   }
 }
+
+TEST(Visualize, EvaluatePlotDrawsThisRunAndEarlierReports) {
+  test::TempDir dir;
+  std::string data = dir.file("d.h5"), noise = dir.file("n.h5");
+  ASSERT_EQ(test::run_salm({"synth", "--out", data, "--classes", "3", "--train", "24", "--val", "0", "--test", "9", "--size", "16"}).exit_code, 0);
+  ASSERT_EQ(test::run_salm({"protect", "--data", data, "--out", noise, "--model", "small-cnn", "--max-iters", "1", "--train-steps", "1",
+                            "--pgd-steps", "1", "--no-checkpoint"}).exit_code, 0);
+  const std::vector<std::string> victim{"--model", "small-cnn", "--epochs", "2", "--batch-size", "8"};
+  auto args = [&](std::vector<std::string> a) {
+    a.insert(a.begin(), {"evaluate", "--data", data});
+    a.insert(a.end(), victim.begin(), victim.end());
+    return a;
+  };
+  auto r = test::run_salm(args({"--report", dir.file("clean.json")}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = test::run_salm(args({"--noise", noise, "--plot", dir.file("curves.png"), "--plot-with", dir.file("clean.json")}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("2 curve(s)"), std::string::npos) << r.err;
+  auto d = decode(test::read_file(dir.file("curves.png")));
+  EXPECT_EQ(d.w, 640);
+  // --plot-with without --plot, and a file that is no report: one line, nothing written
+  for (const auto& [extra, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--plot-with", dir.file("clean.json")}, "--plot"},
+           {{"--plot", dir.file("x.png"), "--plot-with", data}, data}}) {
+    auto e = test::run_salm(args(extra));
+    EXPECT_EQ(e.exit_code, 2) << e.err;
+    auto lines = test::error_lines(e.err);
+    ASSERT_EQ(lines.size(), 1u) << e.err;
+    EXPECT_NE(lines[0].find(needle), std::string::npos) << lines[0];
+    EXPECT_FALSE(test::file_exists(dir.file("x.png")));
+  }
+}
