@@ -353,8 +353,9 @@ Subcommand evaluate_command() {
     double chance = eval::chance_accuracy(counts, test_rows, info.task == data::Task::multi_label);
     auto on_epoch = [&](const eval::EpochResult& e) {
       if (root)
-        spdlog::info("epoch {}/{}: train loss {:.4f}, train accuracy {:.2f}%, clean test accuracy {:.2f}% ({})", e.epoch,
-                     opt.epochs, e.train_loss, 100 * e.train_accuracy, 100 * e.test_accuracy, format_duration(e.seconds));
+        spdlog::info("epoch {}/{}: train loss {:.4f}, train accuracy {:.2f}%, clean test accuracy {:.2f}%, AUC {:.3f} ({})", e.epoch,
+                     opt.epochs, e.train_loss, 100 * e.train_accuracy, 100 * e.test_accuracy, e.test_auc,
+                     format_duration(e.seconds));
     };
     nlohmann::json common{{"data", data_path}, {"noise", noise_path}, {"model", opt.model}, {"epochs", opt.epochs},
                           {"batch_size", opt.batch_size}, {"optimizer", opt.optimizer}, {"lr", opt.learning_rate()},
@@ -378,6 +379,7 @@ Subcommand evaluate_command() {
                          {"preprocessing", c.pre.describe()}, {"preprocessing_steps", steps_json(c.pre)},
                          {"protected_fraction", static_cast<double>(o.protected_rows) / static_cast<double>(std::max<std::int64_t>(rows.total, 1))},
                          {"clean_test_accuracy", o.res.final_test_accuracy}, {"best_test_accuracy", o.res.best_test_accuracy},
+                         {"clean_test_auc", o.res.final_test_auc},
                          {"difference_to_clean", o.res.final_test_accuracy - clean_final},
                          {"best_difference_to_clean", o.res.best_test_accuracy - clean_best}, {"seconds", o.res.seconds}});
         if (root)
@@ -429,12 +431,13 @@ Subcommand evaluate_command() {
               {"preprocessing_steps", steps_json(cfg.pre)}, {"fraction", noisy ? nlohmann::json(cfg.fraction) : nlohmann::json()},
               {"classes", cfg.classes}, {"protected_rows", o.protected_rows}, {"protected_fraction", frac},
               {"clean_test_accuracy", res.final_test_accuracy}, {"best_test_accuracy", res.best_test_accuracy},
-              {"seconds", res.seconds}, {"salm_version", SALM_VERSION}, {"command_line", ctx.command_line}});
-    std::string csv = "epoch,train_loss,train_accuracy,test_accuracy,seconds\n";
+              {"clean_test_auc", res.final_test_auc}, {"seconds", res.seconds}, {"salm_version", SALM_VERSION}, {"command_line", ctx.command_line}});
+    std::string csv = "epoch,train_loss,train_accuracy,test_accuracy,test_auc,seconds\n";
     for (const auto& e : res.curve) {
       j["curve"].push_back({{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"train_accuracy", e.train_accuracy},
-                            {"test_accuracy", e.test_accuracy}, {"seconds", e.seconds}});
-      csv += fmt::format("{},{:.6f},{:.6f},{:.6f},{:.3f}\n", e.epoch, e.train_loss, e.train_accuracy, e.test_accuracy, e.seconds);
+                            {"test_accuracy", e.test_accuracy}, {"test_auc", e.test_auc}, {"seconds", e.seconds}});
+      csv += fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f}\n", e.epoch, e.train_loss, e.train_accuracy, e.test_accuracy,
+                         e.test_auc, e.seconds);
     }
     if (!report.empty()) io::publish_text(report, j.dump(2) + "\n");
     if (!curve.empty()) io::publish_text(curve, csv);

@@ -10,6 +10,7 @@
 
 #include "salm/core/error.hpp"
 #include "salm/core/rng.hpp"
+#include "salm/eval/auc.hpp"
 #include "salm/models/models.hpp"
 #include "salm/models/training.hpp"
 
@@ -109,27 +110,33 @@ VictimResult train_victim(const VictimOptions& opt, const data::SplitData& train
     // Clean test accuracy.
     model->eval();
     double tsum[2] = {0, 0};
+    AucCounts auc(info.num_classes);
     {
       torch::NoGradGuard ng;
       for (std::int64_t i = 0; i < xt.size(0); i += 256) {
         auto len = std::min<std::int64_t>(256, xt.size(0) - i);
-        tsum[0] += models::count_correct(model->forward(xt.narrow(0, i, len)), yt.narrow(0, i, len), multi);
+        auto logits = model->forward(xt.narrow(0, i, len));
+        tsum[0] += models::count_correct(logits, yt.narrow(0, i, len), multi);
         tsum[1] += static_cast<double>(len);
+        auc.add(logits, yt.narrow(0, i, len), multi);
       }
     }
     comm.allreduce(sums, 3);
     comm.allreduce(tsum, 2);
+    auc.allreduce(comm);
     EpochResult er;
     er.epoch = epoch + 1;
     er.train_loss = sums[2] > 0 ? sums[0] / sums[2] : 0;
     er.train_accuracy = sums[2] > 0 ? sums[1] / sums[2] : 0;
     er.test_accuracy = tsum[1] > 0 ? tsum[0] / tsum[1] : 0;
+    er.test_auc = auc.mean();
     er.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
     res.curve.push_back(er);
     res.best_test_accuracy = std::max(res.best_test_accuracy, er.test_accuracy);
     if (on_epoch) on_epoch(er);
   }
   res.final_test_accuracy = res.curve.back().test_accuracy;
+  res.final_test_auc = res.curve.back().test_auc;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   return res;
 }

@@ -30,11 +30,14 @@ struct VictimOptions {
 struct EpochResult {
   int epoch = 0;
   double train_loss = 0, train_accuracy = 0, test_accuracy = 0, seconds = 0;
+  /// Mean ROC AUC over labels (multi-label) or classes (one vs rest), as MedMNIST reports it; -1
+  /// when no label has both positive and negative test rows.
+  double test_auc = -1;
 };
 
 struct VictimResult {
   std::vector<EpochResult> curve;
-  double final_test_accuracy = 0, best_test_accuracy = 0;
+  double final_test_accuracy = 0, best_test_accuracy = 0, final_test_auc = -1;
   double seconds = 0;
   std::int64_t train_rows = 0, test_rows = 0;
 };
