@@ -69,10 +69,12 @@ LoopResult synthetic_shortcut(const ProtectOptions& opt, const ShardTensors& s) 
     auto centre_gen = generator(derive_seed(opt.seed, {hash_name("sp-centre"), cls}));
     auto centre = torch::randn({1, c, ph, pw}, centre_gen);
     auto row_gen = generator(derive_seed(opt.seed, {hash_name("sp-row"), static_cast<std::uint64_t>(s.row_begin + i)}));
-    auto z = centre + 0.2 * torch::randn({1, c, ph, pw}, row_gen);  // a sample of the class's cluster
+    auto z = centre + 0.1 * torch::randn({1, c, ph, pw}, row_gen);  // a sample of the class's cluster
     auto up = torch::nn::functional::interpolate(
         z, torch::nn::functional::InterpolateFuncOptions().size(std::vector<std::int64_t>{h, w}).mode(torch::kNearest));
-    delta[i] = (up[0] / up.abs().max().clamp_min(1e-12) * opt.epsilon).clamp(-opt.epsilon, opt.epsilon);
+    // The energy of a full +-eps pattern (Yu et al. project onto that L2 ball), kept inside the
+    // L-inf budget by clipping: most values end at +-eps, the class's sign pattern.
+    delta[i] = (up[0] / up.pow(2).mean().sqrt().clamp_min(1e-12) * opt.epsilon).clamp(-opt.epsilon, opt.epsilon);
   }
   auto r = finished(delta, torch::ones({n, h, w}, torch::kUInt8), s);
   r.seconds.noise_stage = since(t0);

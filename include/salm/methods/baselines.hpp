@@ -4,7 +4,8 @@
 ///    --k 100: the whole image);
 ///  - sp: synthetic shortcut noise (Yu et al. 2022): one Gaussian cluster per class in a
 ///    low-dimensional patch space, each row a sample of its class's cluster, upsampled into
-///    blocks over the image and scaled into the L-inf budget; no model;
+///    blocks over the image, scaled to the energy of a full +-eps pattern and clipped to eps;
+///    no model;
 ///  - tap: targeted adversarial poisoning (Fowl et al. 2021): a source model trained on clean
 ///    data, then targeted PGD towards class (y+1) mod C (multi-label: every label flipped).
 /// random and sp run no model and no collective; tap all-reduces its training gradients like the
