@@ -145,8 +145,12 @@ std::string sample_grid_png(const std::vector<SampleRow>& rows, int h, int w, in
 }
 
 std::string curves_png(const std::vector<Curve>& curves, double chance, const std::string& title) {
-  const std::vector<Rgb> colours{{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {255, 127, 14}, {148, 103, 189}, {140, 86, 75}};
-  const int W = 640, H = 420, left = 60, right = 20, top = 34, bottom = 46;
+  const std::vector<Rgb> colours{{31, 119, 180}, {214, 39, 40}, {44, 160, 44},  {255, 127, 14}, {148, 103, 189},
+                                 {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
+  int legend_w = 0;  // the legend sits right of the plot, one line per curve
+  for (const auto& c : curves) legend_w = std::max(legend_w, Canvas::text_width(c.label) + 30);
+  const int plot_w = 560, H = 420, left = 60, top = 34, bottom = 46;
+  const int right = 20 + legend_w, W = left + plot_w + right;
   Canvas cv(W, H);
   double xmax = 1;
   for (const auto& c : curves)
@@ -166,12 +170,12 @@ std::string curves_png(const std::vector<Curve>& curves, double chance, const st
     std::string l = fmt::format("{:.0f}", x);
     cv.text(static_cast<int>(px(x)) - Canvas::text_width(l) / 2, H - bottom + 8, l, kGrey);
   }
-  cv.text((W - Canvas::text_width("EPOCH")) / 2, H - 16, "EPOCH", kGrey);
+  cv.text(left + (plot_w - Canvas::text_width("EPOCH")) / 2, H - 16, "EPOCH", kGrey);
   cv.line(left, top, left, H - bottom, kBlack);
   cv.line(left, H - bottom, W - right, H - bottom, kBlack);
   if (chance >= 0) {
     cv.line(left, py(chance), W - right, py(chance), kGrey, 1, true);
-    cv.text(W - right - Canvas::text_width("CHANCE"), static_cast<int>(py(chance)) - 10, "CHANCE", kGrey);
+    cv.text(left + plot_w - Canvas::text_width("CHANCE"), static_cast<int>(py(chance)) - 10, "CHANCE", kGrey);
   }
   for (std::size_t i = 0; i < curves.size(); ++i) {
     const auto& c = curves[i];
@@ -180,8 +184,8 @@ std::string curves_png(const std::vector<Curve>& curves, double chance, const st
       cv.line(px(c.x[k]), py(c.y[k]), px(c.x[k + 1]), py(c.y[k + 1]), col, 2);
     for (std::size_t k = 0; k < c.x.size() && k < c.y.size(); ++k)
       cv.fill(static_cast<int>(px(c.x[k])) - 2, static_cast<int>(py(c.y[k])) - 2, 5, 5, col);
-    int ly = H - bottom - 16 - static_cast<int>(curves.size() - 1 - i) * 12;  // legend, bottom right
-    int lx = W - right - 12 - Canvas::text_width(c.label) - 20;
+    int ly = top + static_cast<int>(i) * 14;
+    int lx = left + plot_w + 20;
     cv.fill(lx, ly + 2, 14, 3, col);
     cv.text(lx + 20, ly, c.label, col);
   }
