@@ -41,6 +41,8 @@ Subcommand evaluate_command();
 Subcommand convert_command();
 Subcommand inspect_command();
 Subcommand visualize_command();
+Subcommand export_command();
+Subcommand restore_command();
 
 /// Options that say what a dataset file does not (npz): --num-classes, --task, --name.
 void add_dataset_options(po::options_description& o);

@@ -68,6 +68,7 @@ Subcommand visualize_command() {
     if (ctx.comm.rank() != 0) return 0;  // one picture: rank 0 draws it
 
     const auto d = f.dims("/delta");  // [n, H, W, C]
+    if (d.size() != 4 || d[0] < 1) throw InputError(noise_path, "/delta is not a non-empty [rows, H, W, C] array");
     const std::int64_t h = d[1], w = d[2], c = d[3];
     const double eps = f.attr_double("/", "epsilon").value_or(8.0) / 255.0;
     auto labels = f.read_all<std::int64_t>("/labels");

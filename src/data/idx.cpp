@@ -51,7 +51,13 @@ public:
   }
   bool at_end() {
     unsigned char c;
-    return gzread(f_, &c, 1) == 0;
+    int got = gzread(f_, &c, 1);
+    if (got < 0) {
+      int code = 0;
+      const char* msg = gzerror(f_, &code);
+      throw InputError(path_, fmt::format("is damaged: {}", msg ? msg : "gzip error"));
+    }
+    return got == 0;
   }
 
 private:

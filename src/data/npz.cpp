@@ -4,6 +4,7 @@
 #include <zip.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <regex>
@@ -257,6 +258,67 @@ std::vector<std::int64_t> npy_to_int64(const NpyHeader& h, const std::uint8_t* d
     out[static_cast<std::size_t>(i)] = v;
   }
   return out;
+}
+
+}  // namespace salm::data
+
+namespace salm::data {
+
+std::string npy_header_bytes(const NpyArrayOut& a) {
+  std::string shape = "(";
+  for (std::size_t i = 0; i < a.shape.size(); ++i) shape += fmt::format("{}{}", i ? ", " : "", a.shape[i]);
+  if (a.shape.size() == 1) shape += ",";
+  shape += ")";
+  std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", a.descr, shape);
+  // magic (6) + version (2) + length (2) + dict + padding + '\n', a multiple of 64 bytes
+  std::size_t total = 10 + dict.size() + 1;
+  std::size_t padded = (total + 63) / 64 * 64;
+  dict.append(padded - total, ' ');
+  dict += '\n';
+  std::string h("\x93NUMPY\x01\x00", 8);
+  h.push_back(static_cast<char>(dict.size() & 0xff));
+  h.push_back(static_cast<char>((dict.size() >> 8) & 0xff));
+  return h + dict;
+}
+
+void write_npz(const std::string& path, const std::vector<NpyArrayOut>& arrays, bool deflate, bool overwrite) {
+  struct stat st {};
+  if (!overwrite && ::stat(path.c_str(), &st) == 0)
+    throw InputError(path, "exists; pass --overwrite to replace it");
+  const std::string partial = path + ".partial";
+  std::remove(partial.c_str());
+  int err = 0;
+  zip_t* z = zip_open(partial.c_str(), ZIP_CREATE | ZIP_EXCL, &err);
+  if (!z) throw RuntimeError(fmt::format("{}: cannot create (libzip error {})", partial, err));
+  std::vector<std::string> members;  // header + data of each member, alive until zip_close
+  members.reserve(arrays.size());
+  auto fail = [&](const std::string& what) {
+    zip_discard(z);
+    std::remove(partial.c_str());
+    throw RuntimeError(fmt::format("{}: {}", path, what));
+  };
+  for (const auto& a : arrays) {
+    members.push_back(npy_header_bytes(a));
+    members.back().append(static_cast<const char*>(a.data), a.bytes);
+    zip_source_t* src = zip_source_buffer(z, members.back().data(), members.back().size(), 0);
+    if (!src) fail("cannot add " + a.name);
+    zip_int64_t idx = zip_file_add(z, (a.name + ".npy").c_str(), src, ZIP_FL_ENC_UTF_8);
+    if (idx < 0) {
+      zip_source_free(src);
+      fail("cannot add " + a.name);
+    }
+    zip_set_file_compression(z, static_cast<zip_uint64_t>(idx), deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0);
+  }
+  if (zip_close(z) != 0) {
+    std::string msg = zip_strerror(z);
+    zip_discard(z);
+    std::remove(partial.c_str());
+    throw RuntimeError(fmt::format("{}: cannot write: {}", path, msg));
+  }
+  if (std::rename(partial.c_str(), path.c_str()) != 0) {
+    std::remove(partial.c_str());
+    throw RuntimeError(fmt::format("{}: cannot publish {}", path, partial));
+  }
 }
 
 }  // namespace salm::data

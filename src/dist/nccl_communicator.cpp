@@ -75,7 +75,9 @@ public:
                                      e != cudaSuccess ? cudaGetErrorString(e) : "0 devices"));
     device_ = local % devices;
     check_cuda(cudaSetDevice(device_), "cudaSetDevice");
-    check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    // A blocking stream: it waits for the legacy default stream, where LibTorch's kernels run
+    // unless told otherwise, so a GPU tensor is complete before NCCL reads it.
+    check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamDefault), "cudaStreamCreate");
     ncclUniqueId id{};
     if (mpi_.rank() == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
     mpi_.broadcast_bytes(&id, sizeof(id), 0);
@@ -156,6 +158,7 @@ private:
     if (bytes <= staging_bytes_) return;
     if (staging_) check_cuda(cudaFree(staging_), "cudaFree");
     staging_ = nullptr;
+    staging_bytes_ = 0;
     check_cuda(cudaMalloc(&staging_, bytes), "cudaMalloc");
     staging_bytes_ = bytes;
   }

@@ -20,6 +20,7 @@ void AucCounts::add(const at::Tensor& logits, const at::Tensor& y, bool multi_la
     logit = lp - torch::log1p(-lp.exp().clamp_max(1 - 1e-7));
     positive = torch::one_hot(y, logits.size(1)).to(torch::kBool);
   }
+  logit = torch::nan_to_num(logit, 0.0, kRange, -kRange);  // a diverged victim still gets a (poor) AUC
   auto bin = ((logit.clamp(-kRange, kRange) + kRange) / (2 * kRange) * (kBins - 1)).round().to(torch::kLong);
   auto label = torch::arange(logits.size(1), torch::kLong).unsqueeze(0).expand_as(bin);
   auto flat = label * (2 * kBins) + positive.logical_not().to(torch::kLong) * kBins + bin;

@@ -1,5 +1,8 @@
 #include "salm/io/noise_file.hpp"
 
+#include <algorithm>
+#include <filesystem>
+
 #include <openssl/evp.h>
 
 #include <fstream>
@@ -34,6 +37,24 @@ void write_noise_rows(H5File& f, const NoiseRows& r) {
 bool is_noise_file(const H5File& f) { return f.exists("/delta") && f.exists("/mask") && f.exists("/protected"); }
 
 std::string sha256_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {  // an IDX directory: the hashes of its files, by name
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(path, ec))
+      if (e.is_regular_file()) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    std::string all;
+    for (const auto& n : names) all += n + " " + sha256_file(path + "/" + n) + "\n";
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) throw RuntimeError("SHA-256 init failed");
+    EVP_DigestUpdate(ctx.get(), all.data(), all.size());
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx.get(), md, &len);
+    std::string hex;
+    for (unsigned i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
+    return hex;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path, "cannot be read");
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);

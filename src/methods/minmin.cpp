@@ -161,17 +161,23 @@ struct MinMin::Impl {
       std::int64_t len = std::min(opt.batch_size, s.x.size(0) - begin);
       auto xb = s.x.narrow(0, begin, len), yb = s.y.narrow(0, begin, len);
       auto db = st.delta.narrow(0, begin, len);
+      // Rows without a mask yet are ranked at the noise they will start from (--init).
+      auto have = st.masked.narrow(0, begin, len);
+      if (have.min().item<std::uint8_t>() == 0) {
+        db = torch::where(have.view({-1, 1, 1, 1}).to(torch::kBool), db, init_noise(xb, yb, s.row_begin + begin));
+        db = (xb + db).clamp(0, 1) - xb;
+      }
       std::vector<std::int64_t> rows(static_cast<std::size_t>(len));
       std::iota(rows.begin(), rows.end(), s.row_begin + begin);
-      auto g = input_grad(xb, db, yb, rows, derive_seed(0, {key("class-scope"), static_cast<std::uint64_t>(iter),
-                                                            static_cast<std::uint64_t>(begin)}));
+      // flip_crop draws per row: a salt of the iteration alone keeps this independent of the ranks.
+      auto g = input_grad(xb, db, yb, rows, derive_seed(0, {key("class-scope"), static_cast<std::uint64_t>(iter)}));
       cs.index_add_(0, yb, normalised_importance(g, xb, db));
     }
     std::vector<at::Tensor> t{cs};
     auto c0 = Clock::now();
     comm.allreduce(t);
     sec.communication += since(c0);
-    return cs;
+    return cs / cs.sum({1, 2}, true).clamp_min(1e-20);  // each class's map sums to 1
   }
 
   void noise_batch(NoiseState& st, int iter, std::int64_t batch) {
@@ -205,8 +211,10 @@ struct MinMin::Impl {
     } else if (recompute) {
       first_grad = input_grad(xb, db, yb, rows, derive_seed(salt, {key("mask")}));
       // Class scope: the class's pooled score decides; the image's own breaks the class's ties.
+      // (In double: the tie-break term is 1e-6 of a class's score, below float resolution.)
       auto score = st.class_score.defined()
-                       ? st.class_score.index_select(0, yb) + 1e-6 * normalised_importance(first_grad, xb, db)
+                       ? st.class_score.index_select(0, yb).to(torch::kDouble) +
+                             1e-6 * normalised_importance(first_grad, xb, db).to(torch::kDouble)
                        : importance(first_grad, xb, db);
       auto newmask = top_pixels_mask(score, m);
       if (opt.mask_update == "once") newmask = torch::where(have.view({-1, 1, 1}).to(torch::kBool), mb, newmask);

@@ -60,3 +60,24 @@ std::vector<std::int64_t> npy_to_int64(const NpyHeader& h, const std::uint8_t* d
                                        const std::string& where);
 
 }  // namespace salm::data
+
+namespace salm::data {
+
+/// One array to write into a `.npz`: little-endian data of dtype `descr` ("|u1", "<i8").
+struct NpyArrayOut {
+  std::string name;  ///< member name without ".npy"
+  std::string descr;
+  std::vector<std::int64_t> shape;
+  const void* data = nullptr;  ///< product(shape) * itemsize bytes, alive until write_npz returns
+  std::size_t bytes = 0;
+};
+
+/// The bytes of a `.npy` (format 1.0) header for `a`: magic, version, the padded header dict.
+std::string npy_header_bytes(const NpyArrayOut& a);
+
+/// Writes the arrays as numpy's savez (stored) or savez_compressed (deflated) would, into
+/// `path.partial` (created exclusively), then renames it to `path`; an existing `path` is
+/// replaced only with `overwrite`. Throws RuntimeError naming the file on failure, leaving nothing.
+void write_npz(const std::string& path, const std::vector<NpyArrayOut>& arrays, bool deflate, bool overwrite);
+
+}  // namespace salm::data

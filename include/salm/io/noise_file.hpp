@@ -34,6 +34,6 @@ void write_noise_rows(H5File& file, const NoiseRows& rows);
 bool is_noise_file(const H5File& file);
 
 /// SHA-256 of a file's bytes, as lowercase hex. Throws InputError if it cannot be read.
-std::string sha256_file(const std::string& path);
+std::string sha256_file(const std::string& path);  ///< a directory (IDX): over its files, sorted by name
 
 }  // namespace salm::io
