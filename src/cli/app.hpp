@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,13 @@ Subcommand restore_command();
 void add_dataset_options(po::options_description& o);
 /// The OpenOptions from those options (UsageError for bad values).
 data::OpenOptions dataset_open_options(const po::variables_map& vm);
+
+/// A noise file opened for reading; InputError unless it is one.
+io::H5File open_noise_file(const std::string& path);
+/// The dataset a noise file protects: `data_path` when given, else the file's `source` attribute;
+/// InputError when neither names one or it lacks the protected split.
+std::unique_ptr<data::DatasetReader> open_noise_source(const io::H5File& f, const std::string& data_path,
+                                                       const data::OpenOptions& open);
 
 /// Rows of a noise file with the clean rows they were made from (shared by evaluate and inspect).
 struct ProtectedPairs {

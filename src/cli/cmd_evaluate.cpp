@@ -26,6 +26,21 @@
 
 namespace salm::cli {
 
+io::H5File open_noise_file(const std::string& path) {
+  auto f = io::H5File::open_read(path);
+  if (!io::is_noise_file(f)) throw InputError(path, "not a salm noise file (no /delta, /mask, /protected)");
+  return f;
+}
+
+std::unique_ptr<data::DatasetReader> open_noise_source(const io::H5File& f, const std::string& data_path,
+                                                       const data::OpenOptions& open) {
+  std::string path = data_path.empty() ? f.attr_string("/", "source").value_or("") : data_path;
+  if (path.empty()) throw InputError(f.path(), "names no source dataset; pass --data");
+  auto reader = data::open_dataset(path, open);
+  reader->require_splits({f.attr_string("/", "split").value_or("train")});
+  return reader;
+}
+
 ProtectedPairs read_protected_pairs(const io::H5File& f, data::DatasetReader& reader, const dist::Shard& rows) {
   const std::string& noise_path = f.path();
   auto split = f.attr_string("/", "split").value_or("train");
@@ -332,8 +347,7 @@ Subcommand evaluate_command() {
       rows.total = reader->shape("train").rows;
       rows.clean = reader->read_shard("train", comm.rank(), comm.size());
     } else {
-      auto f = io::H5File::open_read(noise_path);
-      if (!io::is_noise_file(f)) throw InputError(noise_path, "not a salm noise file (no /delta, /mask, /protected)");
+      auto f = open_noise_file(noise_path);
       rows.total = f.dims("/protected")[0];
       auto pairs = read_protected_pairs(f, *reader, dist::shard_of(rows.total, comm.rank(), comm.size()));
       rows.clean = std::move(pairs.clean);

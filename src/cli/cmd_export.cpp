@@ -104,12 +104,8 @@ Subcommand export_command() {
     if (format != "npz" && format != "png") throw UsageError(fmt::format("--format: '{}' (npz, png)", format));
     if (which != "all" && which != "train") throw UsageError(fmt::format("--splits: '{}' (all, train)", which));
     if (format == "npz") io::check_output_path(out, overwrite, ctx.comm);
-    auto f = io::H5File::open_read(noise_path);
-    if (!io::is_noise_file(f)) throw InputError(noise_path, "not a salm noise file (no /delta, /mask, /protected)");
-    std::string data_path = vm["data"].as<std::string>();
-    if (data_path.empty()) data_path = f.attr_string("/", "source").value_or("");
-    if (data_path.empty()) throw InputError(noise_path, "names no source dataset; pass --data");
-    auto reader = data::open_dataset(data_path, dataset_open_options(vm));
+    auto f = open_noise_file(noise_path);
+    auto reader = open_noise_source(f, vm["data"].as<std::string>(), dataset_open_options(vm));
     const std::string protected_split = f.attr_string("/", "split").value_or("train");
     if (ctx.comm.rank() != 0) return 0;  // one file: rank 0 writes it
 

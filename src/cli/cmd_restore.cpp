@@ -36,8 +36,7 @@ Subcommand restore_command() {
     const auto release = vm["protected"].as<std::string>(), noise_path = vm["noise"].as<std::string>();
     const auto out = vm["out"].as<std::string>();
     io::check_output_path(out, vm["overwrite"].as<bool>(), ctx.comm);
-    auto f = io::H5File::open_read(noise_path);
-    if (!io::is_noise_file(f)) throw InputError(noise_path, "not a salm noise file (no /delta, /mask, /protected)");
+    auto f = open_noise_file(noise_path);
     auto reader = data::open_dataset(release, dataset_open_options(vm));
     reader->require_splits({"train"});
     const auto d = f.dims("/delta");  // [n, H, W, C]

@@ -58,13 +58,8 @@ Subcommand visualize_command() {
     if (count < 1 || count > 256) throw UsageError("--count must be in [1, 256]");
     if (scale < 0 || scale > 32) throw UsageError("--scale must be in [0, 32]");
     io::check_output_path(out, vm["overwrite"].as<bool>(), ctx.comm);
-    auto f = io::H5File::open_read(noise_path);
-    if (!io::is_noise_file(f)) throw InputError(noise_path, "not a salm noise file (no /delta, /mask, /protected)");
-    std::string data_path = vm["data"].as<std::string>();
-    if (data_path.empty()) data_path = f.attr_string("/", "source").value_or("");
-    if (data_path.empty()) throw InputError(noise_path, "names no source dataset; pass --data");
-    auto reader = data::open_dataset(data_path, dataset_open_options(vm));
-    reader->require_splits({f.attr_string("/", "split").value_or("train")});
+    auto f = open_noise_file(noise_path);
+    auto reader = open_noise_source(f, vm["data"].as<std::string>(), dataset_open_options(vm));
     if (ctx.comm.rank() != 0) return 0;  // one picture: rank 0 draws it
 
     const auto d = f.dims("/delta");  // [n, H, W, C]

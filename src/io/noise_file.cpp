@@ -36,6 +36,24 @@ void write_noise_rows(H5File& f, const NoiseRows& r) {
 
 bool is_noise_file(const H5File& f) { return f.exists("/delta") && f.exists("/mask") && f.exists("/protected"); }
 
+namespace {
+
+/// SHA-256 of what `feed` passes to its callback, as lowercase hex.
+template <typename Feed>
+std::string sha256_hex(Feed feed) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) throw RuntimeError("SHA-256 init failed");
+  feed([&](const char* data, std::size_t n) { EVP_DigestUpdate(ctx.get(), data, n); });
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &len);
+  std::string hex;
+  for (unsigned i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
+  return hex;
+}
+
+}  // namespace
+
 std::string sha256_file(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {  // an IDX directory: the hashes of its files, by name
@@ -45,31 +63,17 @@ std::string sha256_file(const std::string& path) {
     std::sort(names.begin(), names.end());
     std::string all;
     for (const auto& n : names) all += n + " " + sha256_file(path + "/" + n) + "\n";
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) throw RuntimeError("SHA-256 init failed");
-    EVP_DigestUpdate(ctx.get(), all.data(), all.size());
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx.get(), md, &len);
-    std::string hex;
-    for (unsigned i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
-    return hex;
+    return sha256_hex([&](auto update) { update(all.data(), all.size()); });
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path, "cannot be read");
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) throw RuntimeError("SHA-256 init failed");
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(in.gcount()));
-  }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &len);
-  std::string hex;
-  for (unsigned i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
-  return hex;
+  return sha256_hex([&](auto update) {
+    std::vector<char> buf(1 << 20);
+    while (in) {
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      if (in.gcount() > 0) update(buf.data(), static_cast<std::size_t>(in.gcount()));
+    }
+  });
 }
 
 }  // namespace salm::io
