@@ -87,7 +87,7 @@ std::string fingerprint(const ProtectOptions& o, const std::string& sha, std::in
 Subcommand protect_command() {
   Subcommand s;
   s.name = "protect";
-  s.summary = "generate SALM (or EM) protective noise for a split; writes the noise file";
+  s.summary = "generate SALM (or EM, TAP, SP, random) protective noise for a split; writes the noise file";
   s.usage = "[mpirun -n R] salm protect --data DATA --out NOISE.h5 [options]";
   s.options = [] {
     ProtectOptions d;
