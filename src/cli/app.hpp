@@ -50,6 +50,8 @@ void add_dataset_options(po::options_description& o);
 /// The OpenOptions from those options (UsageError for bad values).
 data::OpenOptions dataset_open_options(const po::variables_map& vm);
 
+/// --noise (required) and --data (the dataset it protects; default: the file's source).
+void add_noise_source_options(po::options_description& o);
 /// A noise file opened for reading; InputError unless it is one.
 io::H5File open_noise_file(const std::string& path);
 /// The dataset a noise file protects: `data_path` when given, else the file's `source` attribute;

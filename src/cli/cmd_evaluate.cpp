@@ -26,6 +26,12 @@
 
 namespace salm::cli {
 
+void add_noise_source_options(po::options_description& o) {
+  o.add_options()
+    ("noise", po::value<std::string>()->required(), "noise file")
+    ("data,d", po::value<std::string>()->default_value(""), "the dataset it protects (default: the noise file's source)");
+}
+
 io::H5File open_noise_file(const std::string& path) {
   auto f = io::H5File::open_read(path);
   if (!io::is_noise_file(f)) throw InputError(path, "not a salm noise file (no /delta, /mask, /protected)");

@@ -46,6 +46,8 @@ void write_release_pngs(const std::string& out, const std::vector<ReleaseSplit>&
   fs::path final_dir(out), partial(out + ".partial");
   std::error_code ec;
   if (fs::exists(final_dir) && !overwrite) throw InputError(out, "exists; pass --overwrite to replace it");
+  if (fs::exists(partial) && !overwrite)
+    throw InputError(partial.string(), "exists (another run writing it, or a crashed one); pass --overwrite");
   fs::remove_all(partial, ec);
   for (const auto& s : splits) {
     const bool multi = s.shape.label_dim > 0;
@@ -85,12 +87,11 @@ Subcommand export_command() {
   s.usage = "salm export --noise NOISE.h5 --out RELEASE.npz|DIR [--format npz|png] [--splits all|train] [--data DATA]";
   s.options = [] {
     po::options_description o("export options");
+    add_noise_source_options(o);
     o.add_options()
-      ("noise", po::value<std::string>()->required(), "noise file")
       ("out,o", po::value<std::string>()->required(), "release: a .npz file (npz) or a directory (png)")
       ("format", po::value<std::string>()->default_value("npz"), "npz (MedMNIST layout, deflated) or png (one file per image)")
       ("splits", po::value<std::string>()->default_value("all"), "all (protected train + the source's val and test) or train")
-      ("data,d", po::value<std::string>()->default_value(""), "the dataset it protects (default: the noise file's source)")
       ("overwrite", po::bool_switch(), "replace --out if it exists");
     add_dataset_options(o);
     return o;

@@ -39,10 +39,9 @@ Subcommand visualize_command() {
   s.usage = "salm visualize --noise NOISE.h5 --out FIG.png [--data DATA] [--count 8] [--scale 0]";
   s.options = [] {
     po::options_description o("visualize options");
+    add_noise_source_options(o);
     o.add_options()
-      ("noise", po::value<std::string>()->required(), "noise file")
       ("out,o", po::value<std::string>()->required(), "output PNG")
-      ("data,d", po::value<std::string>()->default_value(""), "the dataset it protects (default: the noise file's source)")
       ("count", po::value<std::int64_t>()->default_value(8), "samples (rows of the grid): one per class first")
       ("scale", po::value<int>()->default_value(0), "pixels per image pixel (0: enough for about 112 px)")
       ("overwrite", po::bool_switch(), "replace --out if it exists");

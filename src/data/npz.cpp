@@ -286,7 +286,11 @@ void write_npz(const std::string& path, const std::vector<NpyArrayOut>& arrays, 
   if (!overwrite && ::stat(path.c_str(), &st) == 0)
     throw InputError(path, "exists; pass --overwrite to replace it");
   const std::string partial = path + ".partial";
-  std::remove(partial.c_str());
+  // Another run may still be writing it (as for every salm output): replaced only with overwrite.
+  if (::stat(partial.c_str(), &st) == 0) {
+    if (!overwrite) throw InputError(partial, "exists (another run writing it, or a crashed one); pass --overwrite");
+    std::remove(partial.c_str());
+  }
   int err = 0;
   zip_t* z = zip_open(partial.c_str(), ZIP_CREATE | ZIP_EXCL, &err);
   if (!z) throw RuntimeError(fmt::format("{}: cannot create (libzip error {})", partial, err));

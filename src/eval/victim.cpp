@@ -56,12 +56,7 @@ VictimResult train_victim(const VictimOptions& opt, const data::SplitData& train
   auto xt = to_images(test), yt = to_labels(test, multi);
   torch::manual_seed(derive_seed(opt.seed, {hash_name("victim")}));
   auto model = models::make_model({opt.model, train.shape.channels, train.shape.height, info.num_classes});
-  {  // the same initial model on every rank
-    std::vector<at::Tensor> all;
-    for (auto& p : model->parameters()) all.push_back(p.data());
-    for (auto& b : model->buffers()) all.push_back(b);
-    comm.broadcast(all, 0);
-  }
+  models::broadcast_model(*model, comm);  // the same initial model on every rank
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   if (opt.optimizer == "adam")
     optimizer = std::make_unique<torch::optim::Adam>(model->parameters(), torch::optim::AdamOptions(opt.learning_rate()));
@@ -82,30 +77,23 @@ VictimResult train_victim(const VictimOptions& opt, const data::SplitData& train
       else static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
     }
     auto order = models::permutation(total_train, opt.seed, {hash_name("epoch"), static_cast<std::uint64_t>(epoch)});
-    model->train();
     double sums[3] = {0, 0, 0};  // loss sum, correct, rows
     for (std::int64_t s = 0; s < steps; ++s) {
       std::vector<std::int64_t> batch(order.begin() + s * b, order.begin() + std::min(total_train, (s + 1) * b));
-      auto local = models::local_rows(batch, train.row_begin, train.rows());
-      optimizer->zero_grad();
-      if (local.size() >= 2 || (local.size() == 1 && comm.size() == 1)) {
-        auto idx = torch::tensor(local, torch::kLong);
-        auto xb = x.index_select(0, idx);
-        if (opt.augment == "flip-crop") {
-          std::vector<std::int64_t> rows(local.size());
-          for (std::size_t i = 0; i < local.size(); ++i) rows[i] = local[i] + train.row_begin;
-          xb = models::flip_crop(xb, rows, derive_seed(opt.seed, {hash_name("augment"), static_cast<std::uint64_t>(epoch)}));
-        }
-        auto yb = y.index_select(0, idx);
-        auto logits = model->forward(xb);
-        auto loss = models::task_loss(logits, yb, multi, true);
-        (loss / static_cast<double>(batch.size())).backward();
-        sums[0] += loss.item<double>();
-        sums[1] += models::count_correct(logits.detach(), yb, multi);
-        sums[2] += static_cast<double>(local.size());
-      }
-      models::allreduce_gradients(*model, comm);
-      optimizer->step();
+      auto r = models::data_parallel_step(
+          *model, *optimizer, batch, train.row_begin, train.rows(),
+          [&](const at::Tensor& idx) {
+            auto xb = x.index_select(0, idx);
+            if (opt.augment != "flip-crop") return xb;
+            const auto* local = idx.data_ptr<std::int64_t>();  // the global rows, for per-row draws
+            std::vector<std::int64_t> rows(local, local + idx.size(0));
+            for (auto& r : rows) r += train.row_begin;
+            return models::flip_crop(xb, rows, derive_seed(opt.seed, {hash_name("augment"), static_cast<std::uint64_t>(epoch)}));
+          },
+          y, multi, comm);
+      sums[0] += r.loss_sum;
+      sums[1] += r.correct;
+      sums[2] += static_cast<double>(r.rows);
     }
     // Clean test accuracy.
     model->eval();

@@ -89,33 +89,21 @@ LoopResult targeted_poisoning(const ProtectOptions& opt, const ShardTensors& s, 
     std::int64_t want = hooks.stop_requested && hooks.stop_requested() ? 1 : 0;
     return comm.allreduce_scalar(want, dist::ReduceOp::max) > 0;
   };
-  {  // the same initial model everywhere
-    std::vector<at::Tensor> all;
-    for (auto& p : model.parameters()) all.push_back(p.data());
-    for (auto& b : model.buffers()) all.push_back(b);
-    comm.broadcast(all, 0);
-  }
+  models::broadcast_model(model, comm);
   // 1. The source model, trained on the clean rows: train-steps x max-iters global batches.
   auto t0 = Clock::now();
   torch::optim::SGD sgd(model.parameters(),
                         torch::optim::SGDOptions(opt.lr).momentum(opt.momentum).weight_decay(opt.weight_decay));
   const std::int64_t steps = static_cast<std::int64_t>(opt.train_steps) * opt.max_iters;
   const std::int64_t b = std::min<std::int64_t>(opt.batch_size, s.total_rows);
-  model.train();
   for (std::int64_t t = 0; t < steps; ++t) {
     auto order = models::permutation(s.total_rows, opt.seed, {hash_name("tap-batch"), static_cast<std::uint64_t>(t)});
     order.resize(static_cast<std::size_t>(b));
-    auto local = models::local_rows(order, s.row_begin, s.x.size(0));
-    sgd.zero_grad();
-    if (local.size() >= 2 || (local.size() == 1 && comm.size() == 1)) {
-      auto idx = torch::tensor(local, torch::kLong);
-      auto loss = models::task_loss(model.forward(s.x.index_select(0, idx)), s.y.index_select(0, idx), s.multi_label,
-                                    true) / static_cast<double>(b);
-      loss.backward();
-      r.seconds.train_images += static_cast<std::int64_t>(local.size());
-    }
-    r.seconds.communication += models::allreduce_gradients(model, comm);
-    sgd.step();
+    auto step = models::data_parallel_step(
+        model, sgd, order, s.row_begin, s.x.size(0), [&](const at::Tensor& idx) { return s.x.index_select(0, idx); },
+        s.y, s.multi_label, comm);
+    r.seconds.train_images += step.rows;
+    r.seconds.communication += step.communication;
     if (stop_now()) {
       r.interrupted = true;
       return r;

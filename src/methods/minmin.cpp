@@ -117,20 +117,14 @@ struct MinMin::Impl {
     // contributes the rows it owns, so the averaged gradient is the same for any number of ranks.
     auto order = models::permutation(n, opt.seed, {key("batch"), static_cast<std::uint64_t>(iter), static_cast<std::uint64_t>(step)});
     order.resize(static_cast<std::size_t>(b));
-    auto local = models::local_rows(order, s.row_begin, s.x.size(0));
-    model->train();
-    sgd->zero_grad();
-    if (local.size() >= 2 || (local.size() == 1 && comm.size() == 1)) {
-      auto idx = torch::tensor(local, torch::kLong);
-      auto logits = model->forward(s.x.index_select(0, idx) + st.delta.index_select(0, idx));
-      auto loss = loss_of(logits, s.y.index_select(0, idx), true) / static_cast<double>(b);
-      loss.backward();
-      sec.train_images += static_cast<std::int64_t>(local.size());
-    }
     // Gradients and batch-norm statistics in one bucket: every rank keeps the same model, as a
     // checkpoint of rank 0's model assumes.
-    sec.communication += models::allreduce_gradients(*model, comm);
-    sgd->step();
+    auto r = models::data_parallel_step(
+        *model, *sgd, order, s.row_begin, s.x.size(0),
+        [&](const at::Tensor& idx) { return s.x.index_select(0, idx) + st.delta.index_select(0, idx); }, s.y,
+        s.multi_label, comm);
+    sec.train_images += r.rows;
+    sec.communication += r.communication;
     sec.train_stage += since(t0);
   }
 
@@ -295,11 +289,7 @@ LoopResult MinMin::run(const ShardTensors& shard, std::optional<NoiseState> resu
     st.delta = torch::zeros_like(shard.x);
     st.mask = torch::zeros({shard.x.size(0), shard.x.size(2), shard.x.size(3)}, torch::kUInt8);
     st.masked = torch::zeros({shard.x.size(0)}, torch::kUInt8);
-    // The same initial model everywhere: rank 0's weights and buffers.
-    std::vector<at::Tensor> all;
-    for (auto& p : im.model->parameters()) all.push_back(p.data());
-    for (auto& b : im.model->buffers()) all.push_back(b);
-    im.comm.broadcast(all, 0);
+    models::broadcast_model(*im.model, im.comm);  // the same initial model everywhere
   }
   const std::int64_t nb = noise_batches(shard.total_rows);
   auto checkpoint = [&] {

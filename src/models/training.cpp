@@ -1,5 +1,7 @@
 #include "salm/models/training.hpp"
 
+#include "salm/models/models.hpp"
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -81,6 +83,36 @@ double allreduce_gradients(torch::nn::Module& model, dist::Communicator& comm) {
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (auto& b : buffers) b.div_(static_cast<double>(comm.size()));
   return s;
+}
+
+void broadcast_model(torch::nn::Module& model, dist::Communicator& comm, int root) {
+  std::vector<at::Tensor> all;
+  for (auto& p : model.parameters()) all.push_back(p.data());
+  for (auto& b : model.buffers()) all.push_back(b);
+  comm.broadcast(all, root);
+}
+
+StepResult data_parallel_step(Net& model, torch::optim::Optimizer& optimizer, const std::vector<std::int64_t>& batch,
+                              std::int64_t row_begin, std::int64_t n_local,
+                              const std::function<at::Tensor(const at::Tensor& local_idx)>& inputs, const at::Tensor& y,
+                              bool multi_label, dist::Communicator& comm) {
+  StepResult r;
+  auto local = local_rows(batch, row_begin, n_local);
+  model.train();
+  optimizer.zero_grad();
+  if (local.size() >= 2 || (local.size() == 1 && comm.size() == 1)) {
+    auto idx = torch::tensor(local, torch::kLong);
+    auto yb = y.index_select(0, idx);
+    auto logits = model.forward(inputs(idx));
+    auto loss = task_loss(logits, yb, multi_label, true);
+    (loss / static_cast<double>(batch.size())).backward();
+    r.loss_sum = loss.item<double>();
+    r.correct = count_correct(logits.detach(), yb, multi_label);
+    r.rows = static_cast<std::int64_t>(local.size());
+  }
+  r.communication = allreduce_gradients(model, comm);
+  optimizer.step();
+  return r;
 }
 
 }  // namespace salm::models

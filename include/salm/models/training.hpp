@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -12,6 +13,9 @@
 
 namespace torch::nn {
 class Module;
+}
+namespace torch::optim {
+class Optimizer;
 }
 
 namespace salm::models {
@@ -37,6 +41,30 @@ std::vector<std::int64_t> permutation(std::int64_t n, std::uint64_t seed, std::i
 /// indices in ascending order.
 std::vector<std::int64_t> local_rows(const std::vector<std::int64_t>& global_rows, std::int64_t row_begin,
                                      std::int64_t n_local);
+
+class Net;
+
+/// What one data-parallel step saw on this rank.
+struct StepResult {
+  double loss_sum = 0;        ///< summed loss of this rank's rows
+  double correct = 0;         ///< count_correct of this rank's rows
+  std::int64_t rows = 0;      ///< rows this rank contributed
+  double communication = 0;   ///< seconds in the all-reduce
+};
+
+/// One SGD/Adam step on the global batch `batch` (global row ids, the same on every rank): this
+/// rank forwards the rows it owns (`inputs(local_idx)` gives their inputs; `y` are this rank's
+/// labels), the summed loss is divided by the global batch size, gradients and batch-norm
+/// statistics are all-reduced, and `optimizer` steps. A rank holding a single row of a
+/// multi-rank batch sits it out (batch norm needs two rows) but still joins the all-reduce.
+StepResult data_parallel_step(Net& model, torch::optim::Optimizer& optimizer, const std::vector<std::int64_t>& batch,
+                              std::int64_t row_begin, std::int64_t n_local,
+                              const std::function<at::Tensor(const at::Tensor& local_idx)>& inputs, const at::Tensor& y,
+                              bool multi_label, dist::Communicator& comm);
+
+/// Copies rank `root`'s parameters and buffers into every rank's model (one bucket per dtype):
+/// the same initial model everywhere.
+void broadcast_model(torch::nn::Module& model, dist::Communicator& comm, int root = 0);
 
 /// Sums the gradients (missing ones as zeros) and averages the floating-point buffers of `model`
 /// over the ranks, in one flat bucket. Returns the seconds spent communicating.
