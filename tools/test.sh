@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test through CTest: the serial unit and
 # end-to-end tests and the 2-rank MPI tests (mpirun -n 2). This is what CI runs (.ci/run).
-#   tools/test.sh [ctest options, e.g. -L mpi or -R Npz]
+# With Debian's slurm-wlm (installed here unless SALM_SETUP_SLURM=0) the Slurm tests run too,
+# against a single-node Slurm that they start and stop (tools/local-slurm.sh; needs root).
+#   tools/test.sh [ctest options, e.g. -L mpi, -L slurm or -R Npz]
 set -euo pipefail
+export SALM_SETUP_SLURM=${SALM_SETUP_SLURM:-1}
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${SALM_BUILD_DIR:-$root/build}
 
