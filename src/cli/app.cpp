@@ -21,7 +21,7 @@ namespace salm::cli {
 
 const std::vector<Subcommand>& subcommands() {
   static const std::vector<Subcommand> all{synth_command(), convert_command(), protect_command(),
-                                           evaluate_command(), inspect_command(), visualize_command(),
+                                           evaluate_command(), inspect_command(), visualize_command(), plot_command(),
                                            export_command(), restore_command()};
   return all;
 }

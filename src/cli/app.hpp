@@ -42,6 +42,7 @@ Subcommand evaluate_command();
 Subcommand convert_command();
 Subcommand inspect_command();
 Subcommand visualize_command();
+Subcommand plot_command();
 Subcommand export_command();
 Subcommand restore_command();
 

@@ -305,6 +305,7 @@ Subcommand protect_command() {
       summary["noise_images_per_second"] = maxs[1] > 0 ? static_cast<double>(sums[0]) / maxs[1] : 0.0;
       summary["train_images_per_second"] = maxs[0] > 0 ? static_cast<double>(sums[1]) / maxs[0] : 0.0;
       summary["output"] = out_path;
+      summary["model_parameters"] = models::parameter_count(*model);  // the all-reduce bucket, for scaling models
       spdlog::info("wrote {}: {} rows, {} iterations, train accuracy on x+delta {:.2f}%; noise stage {:.0f} image-steps/s; total {}",
                    out_path, n, st.iterations_done, 100 * st.train_acc, summary["noise_images_per_second"].get<double>(),
                    format_duration(seconds["total"].get<double>()));

@@ -144,38 +144,51 @@ std::string sample_grid_png(const std::vector<SampleRow>& rows, int h, int w, in
   return cv.png();
 }
 
-std::string curves_png(const std::vector<Curve>& curves, double chance, const std::string& title) {
+std::string line_chart_png(const std::vector<Curve>& curves, const ChartStyle& style, const std::string& title) {
   const std::vector<Rgb> colours{{31, 119, 180}, {214, 39, 40}, {44, 160, 44},  {255, 127, 14}, {148, 103, 189},
                                  {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
   int legend_w = 0;  // the legend sits right of the plot, one line per curve
   for (const auto& c : curves) legend_w = std::max(legend_w, Canvas::text_width(c.label) + 30);
   const int plot_w = 560, H = 420, left = 60, top = 34, bottom = 46;
   const int right = 20 + legend_w, W = left + plot_w + right;
+  const double ymax = style.y_max > 0 ? style.y_max : 1.0;
   Canvas cv(W, H);
-  double xmax = 1;
+  double xmax = style.x_log2 ? 2 : 1;
   for (const auto& c : curves)
     for (double x : c.x) xmax = std::max(xmax, x);
-  auto px = [&](double x) { return left + (W - left - right) * (x / xmax); };
-  auto py = [&](double y) { return top + (H - top - bottom) * (1.0 - y); };
+  // log2 axis: from 1 to the next power of two at or above the largest x.
+  const double lmax = std::ceil(std::log2(xmax));
+  auto xpos = [&](double x) { return style.x_log2 ? std::log2(std::max(x, 1.0)) / lmax : x / xmax; };
+  auto px = [&](double x) { return left + (W - left - right) * xpos(x); };
+  auto py = [&](double y) { return top + (H - top - bottom) * (1.0 - std::clamp(y, 0.0, ymax) / ymax); };
   cv.text(left, 10, title, kBlack);
-  for (int g = 0; g <= 10; g += 2) {  // grid and y labels
-    double y = g / 10.0;
+  const int steps = static_cast<int>(std::lround(ymax / 0.2));
+  for (int g = 0; g <= steps; ++g) {  // grid and y labels every 20%
+    double y = ymax * g / std::max(1, steps);
     cv.line(left, py(y), W - right, py(y), kLight);
-    std::string l = fmt::format("{}%", g * 10);
+    std::string l = fmt::format("{:.0f}%", 100 * y);
     cv.text(left - 8 - Canvas::text_width(l), static_cast<int>(py(y)) - 3, l, kGrey);
   }
-  int ticks = static_cast<int>(std::min(xmax, 10.0));
-  for (int t = 0; t <= ticks; ++t) {
-    double x = xmax * t / std::max(1, ticks);
-    std::string l = fmt::format("{:.0f}", x);
-    cv.text(static_cast<int>(px(x)) - Canvas::text_width(l) / 2, H - bottom + 8, l, kGrey);
+  if (style.x_log2) {
+    for (int t = 0; t <= static_cast<int>(lmax); ++t) {
+      std::string l = fmt::format("{}", 1LL << t);
+      cv.text(static_cast<int>(px(std::ldexp(1.0, t))) - Canvas::text_width(l) / 2, H - bottom + 8, l, kGrey);
+    }
+  } else {
+    int ticks = static_cast<int>(std::min(xmax, 10.0));
+    for (int t = 0; t <= ticks; ++t) {
+      double x = xmax * t / std::max(1, ticks);
+      std::string l = fmt::format("{:.0f}", x);
+      cv.text(static_cast<int>(px(x)) - Canvas::text_width(l) / 2, H - bottom + 8, l, kGrey);
+    }
   }
-  cv.text(left + (plot_w - Canvas::text_width("EPOCH")) / 2, H - 16, "EPOCH", kGrey);
+  cv.text(left + (plot_w - Canvas::text_width(style.x_label)) / 2, H - 16, style.x_label, kGrey);
   cv.line(left, top, left, H - bottom, kBlack);
   cv.line(left, H - bottom, W - right, H - bottom, kBlack);
-  if (chance >= 0) {
-    cv.line(left, py(chance), W - right, py(chance), kGrey, 1, true);
-    cv.text(left + plot_w - Canvas::text_width("CHANCE"), static_cast<int>(py(chance)) - 10, "CHANCE", kGrey);
+  if (style.reference >= 0) {
+    cv.line(left, py(style.reference), W - right, py(style.reference), kGrey, 1, true);
+    cv.text(left + plot_w - Canvas::text_width(style.reference_label), static_cast<int>(py(style.reference)) - 10,
+            style.reference_label, kGrey);
   }
   for (std::size_t i = 0; i < curves.size(); ++i) {
     const auto& c = curves[i];
@@ -190,6 +203,12 @@ std::string curves_png(const std::vector<Curve>& curves, double chance, const st
     cv.text(lx + 20, ly, c.label, col);
   }
   return cv.png();
+}
+
+std::string curves_png(const std::vector<Curve>& curves, double chance, const std::string& title) {
+  ChartStyle style;
+  style.reference = chance;
+  return line_chart_png(curves, style, title);
 }
 
 }  // namespace salm::eval

@@ -6,6 +6,8 @@
 #   slurm_test.sh requeue            USR1 to the batch shell mid-run (the time-limit warning):
 #                                    checkpoint, requeue, resume; /delta equals an uninterrupted run's
 #   slurm_test.sh preempt            an `urgent` job preempts a running protect job: same check
+#   slurm_test.sh scaling            tools/scaling-study through Slurm at 1 and 2 ranks: table, plot
+#   slurm_test.sh matrix-local       tools/submit-matrix --dry-run and --local (no Slurm needed)
 # Environment (set by CTest): SALM_ROOT, SALM_BIN, SALM_SLURM_DIR, SALM_SLURM_PORT, SALM_TEST_WORK.
 # Exit code 77 (skipped) when the cluster cannot run here (not root, no slurm-wlm).
 set -euo pipefail
@@ -13,7 +15,7 @@ set -euo pipefail
 export SALM_BIN SALM_ROOT SALM_SLURM_DIR SALM_SLURM_PORT
 export SLURM_CONF=$SALM_SLURM_DIR/etc/slurm.conf
 local_slurm=$SALM_ROOT/tools/local-slurm.sh
-case_=${1:?usage: slurm_test.sh start|stop|protect|matrix|requeue|preempt}
+case_=${1:?usage: slurm_test.sh start|stop|protect|matrix|requeue|preempt|scaling|matrix-local}
 work=$SALM_TEST_WORK/$case_
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -88,6 +90,42 @@ interrupted_run() {
   echo "ok: job $j interrupted ($how), requeued, $(grep -o 'resuming from checkpoint.*' "run-$j.err"); /delta identical"
 }
 
+write_matrix() {
+  cat >matrix.ini <<'EOF'
+[matrix]
+name = test
+out = out
+config = tiny.ini
+datasets = tiny
+methods = clean, salm, random
+sources = small-cnn
+victims = small-cnn
+ranks = 2
+time = 00:10:00
+[dataset tiny]
+data = data.h5
+[method salm]
+method = salm
+max-iters = 2
+[method random]
+method = random
+EOF
+}
+
+check_table() {
+  cat out/results.md
+  python3 - <<'PY'
+import csv, json
+rows = json.load(open("out/results.json"))["rows"]
+assert [r["method"] for r in rows] == ["clean", "salm", "random"], rows
+assert all(r["status"] == "ok" and 0 <= r["test_accuracy"] <= 1 for r in rows), rows
+assert rows[0]["drop"] == 0 and rows[1]["drop"] is not None, rows
+assert len(list(csv.DictReader(open("out/results.csv")))) == 3
+md = open("out/results.md").read()
+assert md.count("| tiny |") == 3, md
+PY
+}
+
 case $case_ in
   start)
     [[ $(id -u) -eq 0 ]] || { echo "SKIP: the local Slurm runs as root"; exit 77; }
@@ -112,25 +150,7 @@ PY
     echo "ok: job $j wrote noise.h5 with 2 ranks" ;;
   matrix)
     prepare
-    cat >matrix.ini <<'EOF'
-[matrix]
-name = test
-out = out
-config = tiny.ini
-datasets = tiny
-methods = clean, salm, random
-sources = small-cnn
-victims = small-cnn
-ranks = 2
-time = 00:10:00
-[dataset tiny]
-data = data.h5
-[method salm]
-method = salm
-max-iters = 2
-[method random]
-method = random
-EOF
+    write_matrix
     "$SALM_ROOT/tools/submit-matrix" matrix.ini | tee submit.txt
     g=$(awk '$1 == "gather" {print $2}' out/jobs.txt)
     e=$(awk '$1 == "evaluate" {print $2}' out/jobs.txt)
@@ -138,18 +158,32 @@ EOF
     scontrol show job "$e" | grep -q 'ArrayTaskId' || fail "the evaluate stage is not a job array"
     scontrol show job "$g" | grep -q "Dependency=afterok:${e}" || [[ $(state "$g") != PENDING ]] || fail "gather does not depend on the array"
     wait_job "$g" 600 || { show_logs out/logs/*; fail "gather job"; }
-    cat out/results.md
-    python3 - <<'PY' || { show_logs out/logs/*; fail "results table"; }
-import csv, json
-rows = json.load(open("out/results.json"))["rows"]
-assert [r["method"] for r in rows] == ["clean", "salm", "random"], rows
-assert all(r["status"] == "ok" and 0 <= r["test_accuracy"] <= 1 for r in rows), rows
-assert rows[0]["drop"] == 0 and rows[1]["drop"] is not None, rows
-assert len(list(csv.DictReader(open("out/results.csv")))) == 3
-md = open("out/results.md").read()
-assert md.count("| tiny |") == 3, md
-PY
+    check_table || { show_logs out/logs/*; fail "results table"; }
     echo "ok: 3-cell matrix gathered into out/results.md, .csv, .json" ;;
+  matrix-local)  # no Slurm: the same cells with mpirun
+    prepare
+    write_matrix
+    unset SLURM_CONF
+    "$SALM_ROOT/tools/submit-matrix" matrix.ini --dry-run >dry.txt
+    grep -q 'EVALUATE=$(sbatch .*--array 0-2 .*--dependency afterok:$PROTECT' dry.txt || { cat dry.txt; fail "dry run"; }
+    [[ ! -e out ]] || fail "--dry-run wrote files"
+    "$SALM_ROOT/tools/submit-matrix" matrix.ini --local
+    check_table || fail "results table"
+    "$SALM_ROOT/tools/submit-matrix" matrix.ini --local 2>err.txt && fail "a second run overwrote out/"
+    grep -q 'not empty' err.txt || fail "no clear error for an existing output folder: $(cat err.txt)"
+    echo "ok: 3-cell matrix run locally and gathered" ;;
+  scaling)
+    rm -rf "$work" && mkdir -p "$work" && cd "$work"
+    "$SALM_ROOT/tools/scaling-study" --launcher slurm --out study --rows 64 --max-iters 1 --train-steps 2 --pgd-steps 2
+    python3 - <<'PY' || fail "scaling table"
+import csv
+rows = list(csv.DictReader(open("study/scaling.csv")))
+assert [(r["mode"], r["ranks"]) for r in rows] == [("strong", "1"), ("strong", "2"), ("weak", "1"), ("weak", "2")], rows
+assert all(float(r["efficiency"]) > 0 and float(r["model_efficiency"]) > 0 for r in rows), rows
+assert float(rows[0]["efficiency"]) == 1.0 and rows[3]["rows"] == "128", rows
+assert open("study/scaling.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+PY
+    echo "ok: scaling study over 1 and 2 ranks through Slurm" ;;
   requeue) interrupted_run usr1 ;;
   preempt) interrupted_run preempt ;;
   *) fail "unknown case $case_" ;;

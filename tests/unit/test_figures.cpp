@@ -138,3 +138,49 @@ TEST(Visualize, EvaluatePlotDrawsThisRunAndEarlierReports) {
     EXPECT_FALSE(test::file_exists(dir.file("x.png")));
   }
 }
+
+TEST(Figures, LineChartOnALog2AxisPutsPowersOfTwoEvenlyApart) {
+  eval::ChartStyle style;
+  style.x_log2 = true;
+  style.y_max = 1.2;
+  style.reference = 1.0;
+  eval::Curve c{"EFF", {1, 2, 4}, {1.0, 1.0, 1.0}};
+  auto d = decode(eval::line_chart_png({c}, style, "T"));
+  // The three points lie on one horizontal line at y = 100%: find the curve colour's rows.
+  int top = d.h, bottom = 0, left = d.w, right = 0;
+  for (int y = 0; y < d.h; ++y)
+    for (int x = 0; x < d.w - 200; ++x)  // leave out the legend
+      if (same(d.at(x, y), {31, 119, 180})) {
+        top = std::min(top, y), bottom = std::max(bottom, y);
+        left = std::min(left, x), right = std::max(right, x);
+      }
+  EXPECT_LE(bottom - top, 5);  // a 2-px line with 5-px point markers
+  EXPECT_GT(right - left, 400);
+}
+
+TEST(Plot, ChartOfACsvTableAndItsErrors) {
+  test::TempDir dir;
+  const auto csv = dir.file("scaling.csv"), png = dir.file("scaling.png");
+  test::write_file(csv, "mode,ranks,efficiency,model_efficiency\nstrong,1,1,1\nstrong,2,0.9,0.98\nweak,1,1,1\nweak,2,0.95,\n");
+  auto r = test::run_salm({"plot", csv, "--x", "ranks", "--y", "efficiency,model_efficiency", "--group", "mode", "--x-log2",
+                           "--reference", "1", "--y-max", "1.2", "--out", png});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("4 curve(s)"), std::string::npos) << r.err;  // strong/weak x measured/model
+  auto d = decode(test::read_file(png));
+  EXPECT_GT(d.w, 600);
+  EXPECT_EQ(test::run_salm({"plot", csv, "--x", "ranks", "--y", "efficiency", "--out", png}).exit_code, 2);  // exists
+  test::write_file(dir.file("bad.csv"), "ranks,efficiency\n1,1\n2,fast\n");
+  test::write_file(dir.file("short.csv"), "ranks,efficiency\n1\n");
+  for (const auto& [args, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"plot", csv, "--x", "ranks", "--y", "speed", "--out", dir.file("a.png")}, "no column 'speed'"},
+           {{"plot", dir.file("bad.csv"), "--x", "ranks", "--y", "efficiency", "--out", dir.file("a.png")}, "'fast' is not a number"},
+           {{"plot", dir.file("short.csv"), "--x", "ranks", "--y", "efficiency", "--out", dir.file("a.png")}, "line 2 has 1 cells"},
+           {{"plot", dir.file("none.csv"), "--x", "ranks", "--y", "efficiency", "--out", dir.file("a.png")}, "none.csv"}}) {
+    auto e = test::run_salm(args);
+    EXPECT_EQ(e.exit_code, 2) << e.err;
+    auto lines = test::error_lines(e.err);
+    ASSERT_EQ(lines.size(), 1u) << e.err;
+    EXPECT_NE(lines[0].find(needle), std::string::npos) << lines[0];
+    EXPECT_FALSE(test::file_exists(dir.file("a.png")));
+  }
+}

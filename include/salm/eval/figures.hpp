@@ -1,7 +1,7 @@
 /// Figures without Python: an RGB canvas with lines, boxes and a built-in 5x7 pixel font, written
 /// as PNG through stb_image_write. Two figures use it: the sample grid of `salm visualize`
 /// (original, noise, mask, protected, like the paper's Figure 7) and the learning curves of
-/// `salm evaluate --plot` (like its Figure 2).
+/// `salm evaluate --plot` (like its Figure 2), and any line chart of a CSV table (`salm plot`).
 #pragma once
 
 #include <cstdint>
@@ -52,6 +52,19 @@ struct Curve {
   std::string label;
   std::vector<double> x, y;  ///< epochs, accuracies in [0,1]
 };
+
+/// The axes of a line chart: y from 0 to `y_max` drawn as percent, x linear from 0 or (x_log2)
+/// in powers of two from 1 (ranks, nodes), an optional dashed reference line.
+struct ChartStyle {
+  std::string x_label = "EPOCH";
+  bool x_log2 = false;
+  double y_max = 1.0;
+  double reference = -1;  ///< skipped when < 0
+  std::string reference_label = "CHANCE";
+};
+
+/// A line chart of `curves` (one colour each, a legend). Returns the PNG bytes.
+std::string line_chart_png(const std::vector<Curve>& curves, const ChartStyle& style, const std::string& title);
 
 /// Learning curves: accuracy (0-100%) against epoch, one colour per curve, a legend, and a dashed
 /// line at `chance` (skipped when < 0). Returns the PNG bytes.
