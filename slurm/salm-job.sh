@@ -5,11 +5,14 @@
 # - The launcher: one MPI rank per Slurm task, `srun --mpi=pmix` (SALM_LAUNCHER=srun, the default
 #   inside a job) or `mpirun` (SALM_LAUNCHER=mpirun); threads per rank from SLURM_CPUS_PER_TASK.
 # - Signals: USR1 (the time-limit warning of `#SBATCH --signal=B:USR1@120`) reaches the batch
-#   shell and is passed on to the ranks; on preemption Slurm sends TERM to the job step itself.
+#   shell and is passed on to the ranks; on preemption Slurm sends TERM to the job step itself
+#   (with SlurmctldParameters=preempt_send_user_signal, also the job's --signal to the batch shell).
 #   Either makes `salm protect` finish its current step, write its checkpoint and exit with code 3,
 #   and then the job requeues itself (`scontrol requeue`; needs `--requeue`). The requeued job
 #   (SLURM_RESTART_COUNT > 0) runs the same command, and protect resumes from the checkpoint
-#   (OUT.ckpt unless --checkpoint-dir): nothing is lost.
+#   (OUT.ckpt unless --checkpoint-dir): nothing is lost. The other subcommands keep no checkpoint:
+#   they ignore the time-limit warning, and a preempted one (killed by TERM, exit code 143) is
+#   requeued to start over.
 # Environment: SALM_BIN, SALM_LAUNCHER (srun|mpirun), SALM_SRUN_MPI (default pmix),
 #   SALM_REQUEUE (default 1; 0: exit 3 after a checkpoint instead of requeueing).
 set -uo pipefail
@@ -41,7 +44,8 @@ if [[ -z $launcher ]]; then
   if [[ -n ${SLURM_JOB_ID:-} ]] && command -v srun >/dev/null 2>&1; then launcher=srun; else launcher=mpirun; fi
 fi
 case $launcher in
-  srun) launch=(srun --mpi="${SALM_SRUN_MPI:-pmix}" --kill-on-bad-exit=1) ;;
+  # srun does not inherit the batch job's --cpus-per-task (Slurm >= 22.05): pass it on.
+  srun) launch=(srun --mpi="${SALM_SRUN_MPI:-pmix}" --cpus-per-task="${SLURM_CPUS_PER_TASK:-1}") ;;
   mpirun)
     if [[ $(id -u) -eq 0 ]]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
     launch=(mpirun --bind-to none)
@@ -54,29 +58,47 @@ echo "salm-job: $(date -Is) job ${SLURM_JOB_ID:-none}${SLURM_ARRAY_TASK_ID:+ tas
      "${SLURM_NTASKS:-1} ranks x $OMP_NUM_THREADS threads"
 echo "salm-job: ${launch[*]} $bin $sub ${args[*]}"
 
+# Only protect checkpoints on a signal; the others would just die early, so they keep running.
+checkpoints=0
+[[ $sub == protect ]] && checkpoints=1
 why=""
+child=""
 forward() {  # the ranks checkpoint on USR1; mpirun would abort the job on TERM, so never pass TERM on
   why=$1
-  echo "salm-job: $(date -Is) got $1: asking the ranks to checkpoint"
-  [[ -n ${child:-} ]] && kill -USR1 "$child" 2>/dev/null
+  if ((checkpoints)); then
+    echo "salm-job: $(date -Is) got $1: asking the ranks to checkpoint"
+    [[ -n $child ]] && kill -USR1 "$child" 2>/dev/null
+  else
+    echo "salm-job: $(date -Is) got $1: $sub keeps no checkpoint; it goes on"
+  fi
 }
 trap 'forward time-limit' USR1
 trap 'forward preemption' TERM
 
 "${launch[@]}" "$bin" "$sub" "${args[@]}" &
 child=$!
-# `wait` returns early when a trapped signal arrives; wait again until the launcher has exited.
+# A signal that came before $child was known: pass it on now.
+[[ -n $why ]] && ((checkpoints)) && kill -USR1 "$child" 2>/dev/null
+# `wait` returns early (> 128) when a trapped signal arrives; wait again until the launcher has
+# exited. If it exited just as the signal came, one more `wait` gives its own status.
 while :; do
   wait "$child"; rc=$?
-  kill -0 "$child" 2>/dev/null || break
+  kill -0 "$child" 2>/dev/null && continue
+  if ((rc > 128)) && [[ -n $why ]]; then
+    wait "$child" 2>/dev/null; again=$?
+    ((again != 127)) && rc=$again
+  fi
+  break
 done
 echo "salm-job: $(date -Is) exit code $rc"
 
 # Exit code 3: the ranks checkpointed on a signal and stopped. That signal came through this shell
 # (time limit) or straight to the job step (preemption: Slurm signals the steps with TERM, and a
 # job that ends within GraceTime counts as ended, not preempted). Either way: requeue.
-if [[ $rc -eq 3 && ${SALM_REQUEUE:-1} == 1 && -n ${SLURM_JOB_ID:-} ]]; then
-  echo "salm-job: checkpointed (${why:-signal to the job step}); requeueing job $SLURM_JOB_ID"
+# A subcommand without checkpoints that was killed by TERM (preemption) starts over.
+if [[ ( $rc -eq 3 || ( $checkpoints -eq 0 && $rc -eq 143 ) ) && ${SALM_REQUEUE:-1} == 1 && -n ${SLURM_JOB_ID:-} ]]; then
+  if [[ $rc -eq 3 ]]; then echo "salm-job: checkpointed (${why:-signal to the job step}); requeueing job $SLURM_JOB_ID"
+  else echo "salm-job: $sub was stopped by TERM (preemption?); requeueing job $SLURM_JOB_ID to start it over"; fi
   scontrol requeue "$SLURM_JOB_ID" && exit 0
   echo "salm-job: scontrol requeue failed (was the job submitted with --no-requeue?); resubmit the same command to resume"
 fi

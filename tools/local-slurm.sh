@@ -11,6 +11,7 @@
 # GraceTime=60 s, then requeued) and `urgent` (higher priority tier). Runs as root (SlurmUser=root).
 # Needs: SALM_SETUP_SLURM=1 tools/setup.sh (slurm-wlm, munge).
 set -euo pipefail
+export PATH=$PATH:/usr/sbin   # the daemons live there on Debian
 
 dir=${SALM_SLURM_DIR:-/tmp/salm-slurm}
 port=${SALM_SLURM_PORT:-6817}
@@ -21,12 +22,12 @@ sock=$dir/munge/munge.socket
 cmd=${1:-}
 
 die() { echo "local-slurm: $*" >&2; exit 1; }
-need() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]] || die "$1 not found; run SALM_SETUP_SLURM=1 tools/setup.sh"; }
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found; run SALM_SETUP_SLURM=1 tools/setup.sh"; }
 pid_alive() { [[ -f $1 ]] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
 
 print_env() {
-  echo "export SLURM_CONF=$conf"
-  echo "export SALM_SLURM_DIR=$dir"
+  printf 'export SLURM_CONF=%q\n' "$conf"
+  printf 'export SALM_SLURM_DIR=%q\n' "$dir"
 }
 
 write_conf() {
@@ -67,6 +68,9 @@ KillWait=30
 # Preemption: an urgent job requeues batch jobs, which first get GraceTime to checkpoint.
 PreemptType=preempt/partition_prio
 PreemptMode=REQUEUE
+# On preemption also send the job's --signal (B:USR1 for salm's scripts) to the batch shell, so
+# that ranks started by mpirun (not job steps) checkpoint too.
+SlurmctldParameters=preempt_send_user_signal
 NodeName=$node CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=batch Nodes=$node Default=YES MaxTime=INFINITE State=UP PriorityTier=1 PreemptMode=REQUEUE GraceTime=60 OverSubscribe=NO
 PartitionName=urgent Nodes=$node MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF
@@ -83,13 +87,13 @@ start() {
   write_conf
   chmod 700 "$dir/munge"
   [[ -f $dir/munge/munge.key ]] || { dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none; chmod 400 "$dir/munge/munge.key"; }
-  /usr/sbin/munged --force --socket="$sock" --key-file="$dir/munge/munge.key" --pid-file="$dir/run/munged.pid" \
+  munged --force --socket="$sock" --key-file="$dir/munge/munge.key" --pid-file="$dir/run/munged.pid" \
     --log-file="$dir/log/munged.log" --seed-file="$dir/munge/munged.seed" \
     || die "munged did not start (see $dir/log/munged.log)"
   export SLURM_CONF=$conf
   # -c: a clean start (no jobs from an earlier cluster in this directory); -i: ignore stale state.
-  /usr/sbin/slurmctld -c -i || die "slurmctld did not start (see $dir/log/slurmctld.log)"
-  /usr/sbin/slurmd || die "slurmd did not start (see $dir/log/slurmd.log)"
+  slurmctld -c -i || die "slurmctld did not start (see $dir/log/slurmctld.log)"
+  slurmd || die "slurmd did not start (see $dir/log/slurmd.log)"
   local i
   for i in $(seq 1 60); do
     if scontrol show node "$node" 2>/dev/null | grep -q 'State=IDLE'; then
@@ -104,8 +108,14 @@ start() {
 
 stop() {
   export SLURM_CONF=$conf
-  if [[ -f $conf ]] && pid_alive "$dir/run/slurmctld.pid"; then
-    scancel --full --quiet --signal=KILL --partition=batch,urgent 2>/dev/null || true
+  if [[ -f $conf ]] && pid_alive "$dir/run/slurmctld.pid" && pid_alive "$dir/run/slurmd.pid"; then
+    # Cancel every job and wait (bounded) until the queue is empty; then kill whatever job
+    # process slurmd still knows of, so that nothing of a failed test keeps running.
+    scancel --quiet --partition=batch,urgent 2>/dev/null || true
+    for _ in $(seq 1 10); do [[ -z $(squeue -h -t PD,R 2>/dev/null) ]] && break; sleep 0.5; done
+    local pids
+    pids=$(scontrol listpids 2>/dev/null | awk 'NR > 1 && $1 ~ /^[0-9]+$/ {print $1}' || true)
+    [[ -n $pids ]] && kill -9 $pids 2>/dev/null || true
   fi
   local d p
   for d in slurmd slurmctld munged; do
@@ -117,9 +127,6 @@ stop() {
     fi
     rm -f "$p"
   done
-  # Job processes that outlived slurmd (slurmstepd, their children) belong to this cluster only
-  # if their spool directory is ours.
-  pkill -9 -f "slurmstepd.*$dir" 2>/dev/null || true
   echo "local-slurm: stopped ($dir)"
 }
 

@@ -1,5 +1,6 @@
 // salm plot: a line chart (PNG) of columns of a CSV table, e.g. the scaling study's efficiency
 // against ranks (tools/scaling-study), with the same figure code as `evaluate --plot`.
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -59,7 +60,7 @@ double number(const std::string& path, const std::string& cell, const std::strin
   try {
     std::size_t used = 0;
     double v = std::stod(cell, &used);
-    if (used == cell.size()) return v;
+    if (used == cell.size() && std::isfinite(v)) return v;
   } catch (const std::exception&) {
   }
   throw InputError(path, fmt::format("column '{}': '{}' is not a number", column, cell));

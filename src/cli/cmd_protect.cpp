@@ -131,6 +131,10 @@ Subcommand protect_command() {
     const auto& vm = ctx.vm;
     auto& comm = ctx.comm;
     const bool root = comm.rank() == 0;
+    // From the start: a preemption or time-limit signal during the set-up (reading the data, the
+    // SHA-256, loading a checkpoint) must also end in exit code 3, so that a batch job requeues.
+    StopSignals signals;
+    g_stop_signal = 0;
     const std::string start_time = iso_time_now();
     Progress total_timer("protect", 0, "", false);
     ProtectOptions opt = protect_options(vm);
@@ -203,8 +207,10 @@ Subcommand protect_command() {
                              meta->generation, meta->iteration + 1, meta->stage, meta->step);
     }
 
-    StopSignals signals;
-    g_stop_signal = 0;
+    if (comm.allreduce_scalar(std::int64_t{g_stop_signal != 0}, dist::ReduceOp::max) != 0) {
+      if (root) spdlog::warn("stopped by a signal before the first step: nothing new to checkpoint; run the same command to resume");
+      return 3;
+    }
     methods::LoopHooks hooks;
     // SALM_STOP_AFTER_STEPS=N (a testing aid) behaves as a signal after N step boundaries.
     const int stop_after = env_positive_int("SALM_STOP_AFTER_STEPS");

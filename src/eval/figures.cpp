@@ -162,8 +162,8 @@ std::string line_chart_png(const std::vector<Curve>& curves, const ChartStyle& s
   auto px = [&](double x) { return left + (W - left - right) * xpos(x); };
   auto py = [&](double y) { return top + (H - top - bottom) * (1.0 - std::clamp(y, 0.0, ymax) / ymax); };
   cv.text(left, 10, title, kBlack);
-  const int steps = static_cast<int>(std::lround(ymax / 0.2));
-  for (int g = 0; g <= steps; ++g) {  // grid and y labels every 20%
+  const int steps = std::max(1, static_cast<int>(std::lround(ymax / 0.2)));
+  for (int g = 0; g <= steps; ++g) {  // grid and y labels: about every 20%, always at 0 and the top
     double y = ymax * g / std::max(1, steps);
     cv.line(left, py(y), W - right, py(y), kLight);
     std::string l = fmt::format("{:.0f}%", 100 * y);

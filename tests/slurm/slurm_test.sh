@@ -76,7 +76,7 @@ interrupted_run() {
   grep -q 'iteration 4/' "run-$j.err" || { show_logs run-"$j".*; fail "job $j never reached iteration 4"; }
   case $how in
     usr1) scancel --batch --signal=USR1 "$j" ;;  # what --signal=B:USR1@120 sends before the time limit
-    preempt) u=$(sbatch --parsable -p urgent -n 2 -J urgent --wrap 'sleep 1') ;;
+    preempt) u=$(sbatch --parsable -p urgent --exclusive -J urgent --wrap 'sleep 1') ;;  # needs the whole node
   esac
   wait_job "$j" || { show_logs run-"$j".*; fail "interrupted job"; }
   [[ $(restarts "$j") -ge 1 ]] || { show_logs run-"$j".*; fail "job $j was not requeued (Restarts=$(restarts "$j"))"; }
@@ -129,12 +129,13 @@ PY
 case $case_ in
   start)
     [[ $(id -u) -eq 0 ]] || { echo "SKIP: the local Slurm runs as root"; exit 77; }
-    command -v sbatch >/dev/null && [[ -x /usr/sbin/slurmctld ]] || { echo "SKIP: slurm-wlm not installed"; exit 77; }
+    PATH=$PATH:/usr/sbin command -v slurmctld >/dev/null && command -v sbatch >/dev/null || { echo "SKIP: slurm-wlm not installed"; exit 77; }
     exec "$local_slurm" start ;;
   stop) exec "$local_slurm" stop ;;
   protect)
     prepare
-    j=$(sbatch --parsable "$SALM_ROOT/slurm/protect.sbatch" tiny.ini --data data.h5 --out noise.h5 --report protect.json --max-iters 3)
+    # Without SALM_ROOT, from a folder that is not the project: the script finds it by its own path.
+    j=$(env -u SALM_ROOT sbatch --parsable "$SALM_ROOT/slurm/protect.sbatch" tiny.ini --data data.h5 --out noise.h5 --report protect.json --max-iters 3)
     wait_job "$j" || { show_logs salm-protect-"$j".*; fail "protect job"; }
     grep -q "2 ranks x 1 threads" "salm-protect-$j.out" || fail "not 2 ranks x 1 thread"
     "$SALM_BIN" inspect noise.h5 >inspect.txt 2>&1 || fail "inspect"
@@ -171,7 +172,12 @@ PY
     check_table || fail "results table"
     "$SALM_ROOT/tools/submit-matrix" matrix.ini --local 2>err.txt && fail "a second run overwrote out/"
     grep -q 'not empty' err.txt || fail "no clear error for an existing output folder: $(cat err.txt)"
-    echo "ok: 3-cell matrix run locally and gathered" ;;
+    # A lost cell: --resume runs only that one again.
+    rm out/eval/tiny-random-small-cnn-small-cnn-none.json
+    "$SALM_ROOT/tools/submit-matrix" matrix.ini --local --resume | tee resume.txt
+    grep -q '0 synth, 0 protect, 1 evaluate cells to resume' resume.txt || fail "--resume did not pick the one missing cell"
+    check_table || fail "results table after --resume"
+    echo "ok: 3-cell matrix run locally, gathered, and one lost cell resumed" ;;
   scaling)
     rm -rf "$work" && mkdir -p "$work" && cd "$work"
     "$SALM_ROOT/tools/scaling-study" --launcher slurm --out study --rows 64 --max-iters 1 --train-steps 2 --pgd-steps 2
@@ -180,7 +186,11 @@ import csv
 rows = list(csv.DictReader(open("study/scaling.csv")))
 assert [(r["mode"], r["ranks"]) for r in rows] == [("strong", "1"), ("strong", "2"), ("weak", "1"), ("weak", "2")], rows
 assert all(float(r["efficiency"]) > 0 and float(r["model_efficiency"]) > 0 for r in rows), rows
-assert float(rows[0]["efficiency"]) == 1.0 and rows[3]["rows"] == "128", rows
+assert rows[3]["rows"] == "128" and rows[3]["batch"] == "256", rows
+import json
+for mode, r in (("strong", 1), ("strong", 2), ("weak", 1), ("weak", 2)):
+    rep = json.load(open(f"study/runs/{mode}-{r}-0.json"))
+    assert rep["ranks"] == r, (mode, r, rep["ranks"])
 assert open("study/scaling.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 PY
     echo "ok: scaling study over 1 and 2 ranks through Slurm" ;;

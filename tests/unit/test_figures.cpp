@@ -171,9 +171,11 @@ TEST(Plot, ChartOfACsvTableAndItsErrors) {
   EXPECT_EQ(test::run_salm({"plot", csv, "--x", "ranks", "--y", "efficiency", "--out", png}).exit_code, 2);  // exists
   test::write_file(dir.file("bad.csv"), "ranks,efficiency\n1,1\n2,fast\n");
   test::write_file(dir.file("short.csv"), "ranks,efficiency\n1\n");
+  test::write_file(dir.file("nan.csv"), "ranks,efficiency\n1,nan\n");
   for (const auto& [args, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
            {{"plot", csv, "--x", "ranks", "--y", "speed", "--out", dir.file("a.png")}, "no column 'speed'"},
            {{"plot", dir.file("bad.csv"), "--x", "ranks", "--y", "efficiency", "--out", dir.file("a.png")}, "'fast' is not a number"},
+           {{"plot", dir.file("nan.csv"), "--x", "ranks", "--y", "efficiency", "--out", dir.file("a.png")}, "'nan' is not a number"},
            {{"plot", dir.file("short.csv"), "--x", "ranks", "--y", "efficiency", "--out", dir.file("a.png")}, "line 2 has 1 cells"},
            {{"plot", dir.file("none.csv"), "--x", "ranks", "--y", "efficiency", "--out", dir.file("a.png")}, "none.csv"}}) {
     auto e = test::run_salm(args);
