@@ -34,7 +34,8 @@ void print_general_help(std::ostream& os) {
   for (const auto& s : subcommands()) os << fmt::format("  {:<10} {}\n", s.name, s.summary);
   os << "\nEvery option can also come from an INI file (--config FILE) or the environment\n"
         "(SALM_<OPTION>, e.g. SALM_SEED=3). Precedence: default < config < environment < command line.\n"
-        "Exit codes: 0 success, 2 bad usage or input, 1 runtime failure.\n"
+        "Exit codes: 0 success, 2 bad usage or input, 1 runtime failure, 3 stopped by a signal (protect:\n"
+        "its checkpoint is written; run the same command to resume).\n"
         "Run 'salm <subcommand> --help' for the options of one subcommand.\n";
 }
 
