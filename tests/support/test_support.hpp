@@ -38,6 +38,9 @@ RunResult run_salm_mpi(int ranks, const std::vector<std::string>& args);
 /// The lines of `text` that start with "salm: error:".
 std::vector<std::string> error_lines(const std::string& text);
 
+/// Expects a refused run: exit code 2 and exactly one error line, which contains `needle`.
+void expect_one_error(const RunResult& r, const std::string& needle);
+
 /// Path of a fixture in ../shared/fixtures ("" if the directory is absent).
 std::string fixture(const std::string& name);
 

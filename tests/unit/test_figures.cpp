@@ -98,11 +98,7 @@ TEST(Visualize, GridOfAProtectedTinyDataset) {
            {{"visualize", noise, "--out", dir.file("a.png"), "--count", "0"}, "--count"},
            {{"visualize", data, "--out", dir.file("a.png")}, data},
            {{"visualize", noise, "--out", dir.file("a.png"), "--scale", "99"}, "--scale"}}) {
-    auto e = test::run_salm(args);
-    EXPECT_EQ(e.exit_code, 2) << e.err;
-    auto lines = test::error_lines(e.err);
-    ASSERT_EQ(lines.size(), 1u) << e.err;
-    EXPECT_NE(lines[0].find(needle), std::string::npos) << lines[0];
+    test::expect_one_error(test::run_salm(args), needle);
     EXPECT_FALSE(test::file_exists(dir.file("a.png")));
   }
 }
@@ -130,11 +126,7 @@ TEST(Visualize, EvaluatePlotDrawsThisRunAndEarlierReports) {
   for (const auto& [extra, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
            {{"--plot-with", dir.file("clean.json")}, "--plot"},
            {{"--plot", dir.file("x.png"), "--plot-with", data}, data}}) {
-    auto e = test::run_salm(args(extra));
-    EXPECT_EQ(e.exit_code, 2) << e.err;
-    auto lines = test::error_lines(e.err);
-    ASSERT_EQ(lines.size(), 1u) << e.err;
-    EXPECT_NE(lines[0].find(needle), std::string::npos) << lines[0];
+    test::expect_one_error(test::run_salm(args(extra)), needle);
     EXPECT_FALSE(test::file_exists(dir.file("x.png")));
   }
 }
@@ -178,11 +170,7 @@ TEST(Plot, ChartOfACsvTableAndItsErrors) {
            {{"plot", dir.file("nan.csv"), "--x", "ranks", "--y", "efficiency", "--out", dir.file("a.png")}, "'nan' is not a number"},
            {{"plot", dir.file("short.csv"), "--x", "ranks", "--y", "efficiency", "--out", dir.file("a.png")}, "line 2 has 1 cells"},
            {{"plot", dir.file("none.csv"), "--x", "ranks", "--y", "efficiency", "--out", dir.file("a.png")}, "none.csv"}}) {
-    auto e = test::run_salm(args);
-    EXPECT_EQ(e.exit_code, 2) << e.err;
-    auto lines = test::error_lines(e.err);
-    ASSERT_EQ(lines.size(), 1u) << e.err;
-    EXPECT_NE(lines[0].find(needle), std::string::npos) << lines[0];
+    test::expect_one_error(test::run_salm(args), needle);
     EXPECT_FALSE(test::file_exists(dir.file("a.png")));
   }
 }
