@@ -54,6 +54,7 @@ ProtectOptions protect_options(const po::variables_map& vm) {
   o.pgd_steps = vm["pgd-steps"].as<int>();
   o.train_steps = vm["train-steps"].as<int>();
   o.max_iters = vm["max-iters"].as<int>();
+  o.reinit_every = vm["reinit-every"].as<int>();
   o.stop_acc = vm["stop-acc"].as<double>();
   o.model = vm["model"].as<std::string>();
   o.batch_size = vm["batch-size"].as<std::int64_t>();
@@ -75,9 +76,9 @@ ProtectOptions protect_options(const po::variables_map& vm) {
 
 /// What determines the result: a resumed run must match it.
 std::string fingerprint(const ProtectOptions& o, const std::string& sha, std::int64_t rows) {
-  return fmt::format("method={} k={} eps={:.9g} step={:.9g} pgd={} train={} model={} batch={} lr={} mom={} wd={} "
+  return fmt::format("method={} k={} eps={:.9g} step={:.9g} pgd={} train={} reinit={} model={} batch={} lr={} mom={} wd={} "
                      "mask-update={} mask-score={} mask-scope={} init={} eot={}x{} seed={} split={} rows={} data={}",
-                     o.method, o.k, o.epsilon, o.step_size, o.pgd_steps, o.train_steps, o.model, o.batch_size, o.lr,
+                     o.method, o.k, o.epsilon, o.step_size, o.pgd_steps, o.train_steps, o.reinit_every, o.model, o.batch_size, o.lr,
                      o.momentum, o.weight_decay, o.mask_update, o.mask_score, o.mask_scope, o.init, o.eot_samples, o.eot_transforms,
                      o.seed, o.split, rows, sha);
 }
@@ -103,6 +104,9 @@ Subcommand protect_command() {
       ("train-steps", po::value<int>()->default_value(d.train_steps), "source-model SGD steps per outer iteration")
       ("max-iters", po::value<int>()->default_value(d.max_iters), "outer iterations (train stage + noise stage)")
       ("stop-acc", po::value<double>()->default_value(d.stop_acc), "stop once train accuracy on x+delta reaches this (0: never)")
+      ("reinit-every", po::value<int>()->default_value(d.reinit_every),
+       "start every N-th iteration from a freshly initialised source model and optimiser, so that the noise must "
+       "be learnable from scratch (0: never, the paper)")
       ("model", po::value<std::string>()->default_value(d.model), "source model: resnet18, resnet50, vgg11, densenet121, small-cnn")
       ("batch-size", po::value<std::int64_t>()->default_value(d.batch_size), "global train batch (any number of ranks); noise batch per rank")
       ("lr", po::value<double>()->default_value(d.lr), "source-model SGD learning rate")
@@ -277,7 +281,7 @@ Subcommand protect_command() {
     nlohmann::json summary{
         {"method", opt.method}, {"k", opt.masked() ? opt.k : 100.0}, {"epsilon", opt.epsilon * 255},
         {"step_size", opt.step_size * 255}, {"pgd_steps", opt.pgd_steps}, {"train_steps", opt.train_steps},
-        {"max_iters", opt.max_iters}, {"stop_acc", opt.stop_acc}, {"model", opt.model}, {"batch_size", opt.batch_size},
+        {"max_iters", opt.max_iters}, {"reinit_every", opt.reinit_every}, {"stop_acc", opt.stop_acc}, {"model", opt.model}, {"batch_size", opt.batch_size},
         {"lr", opt.lr}, {"momentum", opt.momentum}, {"weight_decay", opt.weight_decay},
         {"mask_update", opt.mask_update}, {"mask_score", opt.mask_score}, {"mask_scope", opt.mask_scope}, {"init", opt.init},
         {"eot_samples", opt.eot_samples}, {"eot_transforms", opt.eot_transforms}, {"seed", opt.seed},

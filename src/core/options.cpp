@@ -25,6 +25,7 @@ void ProtectOptions::validate() const {
   if (pgd_steps < 1) throw UsageError("--pgd-steps must be at least 1");
   if (train_steps < 0) throw UsageError("--train-steps must be >= 0");
   if (max_iters < 1) throw UsageError("--max-iters must be at least 1");
+  if (reinit_every < 0) throw UsageError("--reinit-every must be >= 0");
   if (stop_acc < 0 || stop_acc > 1) throw UsageError(fmt::format("--stop-acc must be in [0, 1], got {}", stop_acc));
   if (batch_size < 1) throw UsageError("--batch-size must be at least 1");
   if (!(lr > 0)) throw UsageError("--lr must be positive");

@@ -50,9 +50,30 @@ struct MinMin::Impl {
 
   Impl(ProtectOptions o, std::shared_ptr<models::Net> net, dist::Communicator& c)
       : opt(std::move(o)), model(std::move(net)), comm(c) {
+    new_optimiser();
+  }
+
+  void new_optimiser() {
     sgd = std::make_unique<torch::optim::SGD>(
         model->parameters(),
         torch::optim::SGDOptions(opt.lr).momentum(opt.momentum).weight_decay(opt.weight_decay));
+  }
+
+  /// --reinit-every: the source model gets the weights of a fresh model drawn for (seed,
+  /// iteration) and a new optimiser (no momentum), the same on every rank. The noise is then
+  /// trained against a model that learns x+delta from scratch, as a victim will.
+  void reinit_model(int iter) {
+    torch::manual_seed(derive_seed(opt.seed, {key("model"), static_cast<std::uint64_t>(iter)}));
+    auto fresh = models::make_model({opt.model, shard->x.size(1), shard->x.size(2), shard->num_classes});
+    {
+      torch::NoGradGuard ng;
+      auto dst = model->parameters(), src = fresh->parameters();
+      for (std::size_t i = 0; i < dst.size(); ++i) dst[i].copy_(src[i]);
+      auto bdst = model->buffers(), bsrc = fresh->buffers();
+      for (std::size_t i = 0; i < bdst.size(); ++i) bdst[i].copy_(bsrc[i]);
+    }
+    models::broadcast_model(*model, comm);
+    new_optimiser();
   }
 
   at::Tensor loss_of(const at::Tensor& logits, const at::Tensor& y, bool sum) const {
@@ -303,6 +324,7 @@ LoopResult MinMin::run(const ShardTensors& shard, std::optional<NoiseState> resu
     const int it = st.pos.iteration;
     if (st.pos.stage == 0) {
       im.set_requires_grad(true);
+      if (opt.reinit_every > 0 && it > 0 && it % opt.reinit_every == 0 && st.pos.step == 0) im.reinit_model(it);
       for (std::int64_t t = st.pos.step; t < opt.train_steps; ++t) {
         im.train_step(st, it, t);
         st.pos.step = t + 1;

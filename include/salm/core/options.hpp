@@ -15,6 +15,7 @@ struct ProtectOptions {
   int pgd_steps = 20;
   int train_steps = 10;              ///< source-model SGD steps per outer iteration
   int max_iters = 10;                ///< outer iterations
+  int reinit_every = 0;              ///< fresh source model (and optimiser) every N iterations (0: never)
   double stop_acc = 0.99;            ///< stop when train accuracy on x+delta reaches this (0: never)
   std::string model = "resnet18";
   std::int64_t batch_size = 128;     ///< global, the same for any number of ranks
