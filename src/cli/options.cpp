@@ -94,7 +94,14 @@ po::variables_map parse(const ParseRequest& req) {
               vm);
     const char* env_config = std::getenv("SALM_CONFIG");
     std::string config = vm.count("config") ? vm["config"].as<std::string>() : (env_config ? env_config : "");
-    if (!config.empty()) po::store(parse_ini(config, req), vm);
+    if (!config.empty()) {
+      auto parsed = parse_ini(config, req);
+      try {
+        po::store(parsed, vm);
+      } catch (const po::error& e) {  // a value that does not parse: name the file it is in
+        throw InputError(config, e.what());
+      }
+    }
     po::notify(vm);
   } catch (const po::required_option& e) {
     throw UsageError(fmt::format("salm {}: missing {} (see salm {} --help)", req.subcommand,

@@ -78,6 +78,17 @@ TEST(Options, UnknownOrBadInputIsAUsageError) {
     EXPECT_NE(std::string(e.what()).find("typo.ini"), std::string::npos);
     EXPECT_NE(std::string(e.what()).find("sed"), std::string::npos);
   }
+  // a value that does not parse names the config file it is in, and the option
+  test::write_file(dir.file("value.ini"), "[synth]\nnum-classes = many\n");
+  try {
+    f.parse({"--config", dir.file("value.ini")});
+    FAIL() << "a bad value in a config file was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("value.ini"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("num-classes"), std::string::npos) << e.what();
+  }
+  // ... unless the command line gives that option, which wins without reading the config's value
+  EXPECT_EQ(f.parse({"--config", dir.file("value.ini"), "--num-classes", "3"})["num-classes"].as<int>(), 3);
   test::write_file(dir.file("section.ini"), "[synth]\nepochs = 4\n");
   EXPECT_THROW(f.parse({"--config", dir.file("section.ini")}), InputError);
   // a key of another subcommand at the top level is left to that subcommand
