@@ -4,10 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <boost/program_options/parsers.hpp>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <sstream>
 
 #include "test_support.hpp"
@@ -22,19 +22,22 @@ struct Ini {
   std::map<std::string, std::map<std::string, std::string>> sections;  ///< [name] -> key -> value
 };
 
-/// A minimal reader for the INI subset our configs use (key = value, [section], # and ; comments).
+/// Reads a config file with the parser salm itself uses (Boost.Program_options, every key
+/// unregistered): "section.key" names a key of [section], a name without a dot a top-level one.
+/// Section headers are read from the lines too, so that a section of comments only is listed.
 Ini read_ini(const std::string& path) {
   Ini ini;
-  std::istringstream in(test::read_file(path));
-  const std::regex section(R"(^\s*\[([a-z-]+)\]\s*$)"), entry(R"(^\s*([a-z0-9-]+)\s*=\s*([^#;]*?)\s*(?:[#;].*)?$)");
-  std::string line, current;
-  for (std::smatch m; std::getline(in, line);) {
-    if (std::regex_match(line, m, section)) {
-      current = m[1];
-      ini.sections[current];
-    } else if (std::regex_match(line, m, entry)) {
-      (current.empty() ? ini.top : ini.sections[current])[m[1]] = m[2];
-    }
+  std::istringstream lines(test::read_file(path));
+  for (std::string line; std::getline(lines, line);)
+    if (line.size() > 2 && line.front() == '[' && line.back() == ']') ini.sections[line.substr(1, line.size() - 2)];
+  boost::program_options::options_description none;
+  for (const auto& o : boost::program_options::parse_config_file<char>(path.c_str(), none, true).options) {
+    std::string value = o.value.empty() ? "" : o.value.front();
+    auto dot = o.string_key.find('.');
+    if (dot == std::string::npos)
+      ini.top[o.string_key] = value;
+    else
+      ini.sections[o.string_key.substr(0, dot)][o.string_key.substr(dot + 1)] = value;
   }
   return ini;
 }
@@ -88,7 +91,8 @@ TEST(Configs, EveryProtectProfileRunsWithItsSettings) {
     for (const auto& [k, v] : ini.sections["protect"]) settings[k] = v;
     int checked = 0;
     for (const auto& [key, value] : settings) {
-      std::string attr = std::regex_replace(key, std::regex("-"), "_");
+      std::string attr = key;
+      std::replace(attr.begin(), attr.end(), '-', '_');
       if (overridden.count(key) || !attrs.contains(attr)) continue;
       const auto& got = attrs[attr];
       if (got.is_number())
