@@ -85,13 +85,18 @@ po::variables_map parse(const ParseRequest& req) {
     if (vm.count("help")) return vm;
 
     auto names = option_names(*req.options);
-    po::store(po::parse_environment(*req.options,
-                                    [&](const std::string& var) -> std::string {
-                                      for (const auto& n : names)
-                                        if (env_name(n) == var && n != "help" && n != "config") return n;
-                                      return "";
-                                    }),
-              vm);
+    auto from_env = po::parse_environment(*req.options, [&](const std::string& var) -> std::string {
+      for (const auto& n : names)
+        if (env_name(n) == var && n != "help" && n != "config") return n;
+      return "";
+    });
+    try {
+      po::store(from_env, vm);
+    } catch (const po::error_with_option_name& e) {  // a value that does not parse: name the variable
+      std::string name = e.get_option_name();
+      name.erase(0, name.find_first_not_of('-'));
+      throw UsageError(fmt::format("salm {}: {}: {}", req.subcommand, env_name(name), e.what()));
+    }
     const char* env_config = std::getenv("SALM_CONFIG");
     std::string config = vm.count("config") ? vm["config"].as<std::string>() : (env_config ? env_config : "");
     if (!config.empty()) {

@@ -89,6 +89,15 @@ TEST(Options, UnknownOrBadInputIsAUsageError) {
   }
   // ... unless the command line gives that option, which wins without reading the config's value
   EXPECT_EQ(f.parse({"--config", dir.file("value.ini"), "--num-classes", "3"})["num-classes"].as<int>(), 3);
+  // and a bad value in the environment names the variable
+  setenv("SALM_NUM_CLASSES", "several", 1);
+  try {
+    f.parse({});
+    FAIL() << "a bad value in SALM_NUM_CLASSES was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("SALM_NUM_CLASSES"), std::string::npos) << e.what();
+  }
+  unsetenv("SALM_NUM_CLASSES");
   test::write_file(dir.file("section.ini"), "[synth]\nepochs = 4\n");
   EXPECT_THROW(f.parse({"--config", dir.file("section.ini")}), InputError);
   // a key of another subcommand at the top level is left to that subcommand
