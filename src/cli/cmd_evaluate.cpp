@@ -256,7 +256,10 @@ Subcommand evaluate_command() {
     eval::VictimOptions d;
     po::options_description o("evaluate options");
     o.add_options()
-      ("data,d", po::value<std::string>()->required(), "dataset (its clean test split is always the yardstick)")
+      ("data,d", po::value<std::string>()->required(), "dataset (its clean test split is the yardstick)")
+      ("eval-split", po::value<std::string>()->default_value("test"),
+       "the clean split the victim is measured on: test, or val (to choose among protect settings or seeds without "
+       "looking at the test split; the report's *_test_* figures are then the val split's)")
       ("noise", po::value<std::string>()->default_value(""), "noise file: train on its /protected images (else on the clean train split)")
       ("model", po::value<std::string>()->default_value(d.model), "victim model: resnet18, resnet50, vgg11, densenet121, small-cnn")
       ("epochs", po::value<int>()->default_value(d.epochs), "training epochs")
@@ -305,6 +308,8 @@ Subcommand evaluate_command() {
       for (const auto& p : vm["plot-with"].as<std::vector<std::string>>()) curves.push_back(curve_of_report(p));
     }
     const bool overwrite = vm["overwrite"].as<bool>();
+    const auto split = vm["eval-split"].as<std::string>();
+    if (split != "test" && split != "val") throw UsageError(fmt::format("--eval-split: '{}' (test, val)", split));
 
     // The audit options, checked before anything is read or written.
     RunConfig cfg;
@@ -339,7 +344,7 @@ Subcommand evaluate_command() {
       if (!p.empty()) io::check_output_path(p, overwrite, comm);
 
     auto reader = data::open_dataset(data_path, dataset_open_options(vm));
-    reader->require_splits({"train", "test"});
+    reader->require_splits({"train", split});
     const auto& info = reader->info();
     if (vm.count("classes")) {
       if (info.task == data::Task::multi_label)
@@ -354,6 +359,8 @@ Subcommand evaluate_command() {
       rows.clean = reader->read_shard("train", comm.rank(), comm.size());
     } else {
       auto f = open_noise_file(noise_path);
+      if (f.attr_string("/", "split").value_or("train") == split)
+        throw InputError(noise_path, fmt::format("protects the '{}' split, which --eval-split measures on: choose the other", split));
       rows.total = f.dims("/protected")[0];
       auto pairs = read_protected_pairs(f, *reader, dist::shard_of(rows.total, comm.rank(), comm.size()));
       rows.clean = std::move(pairs.clean);
@@ -361,7 +368,7 @@ Subcommand evaluate_command() {
       sim = eval::similarity(rows.clean, rows.protected_, comm);
       if (root) spdlog::info("protected vs clean training images: {}", similarity_text(*sim));
     }
-    auto test = reader->read_shard("test", comm.rank(), comm.size());
+    auto test = reader->read_shard(split, comm.rank(), comm.size());
     std::vector<std::int64_t> counts(static_cast<std::size_t>(info.num_classes), 0);
     if (info.task == data::Task::multi_label) {
       for (std::size_t j = 0; j < test.labels.size(); ++j) counts[j % counts.size()] += test.labels[j];
@@ -369,18 +376,18 @@ Subcommand evaluate_command() {
       for (auto l : test.labels) counts[static_cast<std::size_t>(l)] += 1;
     }
     comm.allreduce(counts.data(), counts.size());
-    std::int64_t test_rows = reader->shape("test").rows;
+    std::int64_t test_rows = reader->shape(split).rows;
     double chance = eval::chance_accuracy(counts, test_rows, info.task == data::Task::multi_label);
     auto on_epoch = [&](const eval::EpochResult& e) {
       if (root)
-        spdlog::info("epoch {}/{}: train loss {:.4f}, train accuracy {:.2f}%, clean test accuracy {:.2f}%, AUC {:.3f} ({})", e.epoch,
-                     opt.epochs, e.train_loss, 100 * e.train_accuracy, 100 * e.test_accuracy, e.test_auc,
+        spdlog::info("epoch {}/{}: train loss {:.4f}, train accuracy {:.2f}%, clean {} accuracy {:.2f}%, AUC {:.3f} ({})", e.epoch,
+                     opt.epochs, e.train_loss, 100 * e.train_accuracy, split, 100 * e.test_accuracy, e.test_auc,
                      format_duration(e.seconds));
     };
     nlohmann::json common{{"data", data_path}, {"noise", noise_path}, {"model", opt.model}, {"epochs", opt.epochs},
                           {"batch_size", opt.batch_size}, {"optimizer", opt.optimizer}, {"lr", opt.learning_rate()},
                           {"augment", opt.augment}, {"seed", opt.seed}, {"ranks", comm.size()},
-                          {"train_rows", rows.total}, {"test_rows", test_rows}, {"num_classes", info.num_classes},
+                          {"train_rows", rows.total}, {"eval_split", split}, {"test_rows", test_rows}, {"num_classes", info.num_classes},
                           {"task", data::to_string(info.task)}, {"chance_accuracy", chance}};
     if (sim) common["similarity"] = similarity_json(*sim);
 
@@ -403,7 +410,7 @@ Subcommand evaluate_command() {
                          {"difference_to_clean", o.res.final_test_accuracy - clean_final},
                          {"best_difference_to_clean", o.res.best_test_accuracy - clean_best}, {"seconds", o.res.seconds}});
         if (root)
-          spdlog::info("audit {}: clean test accuracy {:.2f}% (best {:.2f}%), {:+.1f} points vs clean training", c.name,
+          spdlog::info("audit {}: clean {} accuracy {:.2f}% (best {:.2f}%), {:+.1f} points vs clean training", c.name, split,
                        100 * o.res.final_test_accuracy, 100 * o.res.best_test_accuracy,
                        100 * (o.res.final_test_accuracy - clean_final));
       }
@@ -415,13 +422,13 @@ Subcommand evaluate_command() {
       j["command_line"] = ctx.command_line;
       std::string md = "# salm robustness audit\n\n";
       md += fmt::format("Data `{}`, noise file `{}`. Victim `{}`, {} epochs, {} (lr {:g}), augment {}, batch {}, seed {}, {} rank(s); "
-                        "{} training rows, clean test split of {} rows (chance {}).\n\n",
+                        "{} training rows, clean {} split of {} rows (chance {}).\n\n",
                         data_path, noise_path, opt.model, opt.epochs, opt.optimizer, opt.learning_rate(), opt.augment,
-                        opt.batch_size, opt.seed, comm.size(), rows.total, test_rows, pct(chance));
+                        opt.batch_size, opt.seed, comm.size(), rows.total, split, test_rows, pct(chance));
       md += fmt::format("Protected vs clean training images: {}.\n\n", similarity_text(*sim));
       md += "Filter and JPEG are applied to the training images only (a purification of the published data); crop and "
             "grayscale to the training and the test images (an input pipeline).\n\n";
-      md += "| configuration | preprocessing | protected rows | clean test acc. | best epoch | vs clean (points) |\n";
+      md += fmt::format("| configuration | preprocessing | protected rows | clean {} acc. | best epoch | vs clean (points) |\n", split);
       md += "|---|---|---|---|---|---|\n";
       for (const auto& r : table)
         md += fmt::format("| {} | {} | {} | {} | {} | {} |\n", r["name"].get<std::string>(), r["preprocessing"].get<std::string>(),
@@ -436,15 +443,15 @@ Subcommand evaluate_command() {
     }
 
     if (root)
-      spdlog::info("victim {} trained on {} {} rows ({}), {} epochs, {} (lr {}), augment {}, preprocessing {}; clean test split: {} rows, chance {:.1f}%",
+      spdlog::info("victim {} trained on {} {} rows ({}), {} epochs, {} (lr {}), augment {}, preprocessing {}; clean {} split: {} rows, chance {:.1f}%",
                    opt.model, rows.total, noisy ? "protected" : "clean", noisy ? noise_path : data_path, opt.epochs,
-                   opt.optimizer, opt.learning_rate(), opt.augment, cfg.pre.describe(), test_rows, 100 * chance);
+                   opt.optimizer, opt.learning_rate(), opt.augment, cfg.pre.describe(), split, test_rows, 100 * chance);
     auto o = run_config(cfg, rows, test, opt, info, comm, on_epoch);
     const auto& res = o.res;
     if (!root) return 0;
     const double frac = static_cast<double>(o.protected_rows) / static_cast<double>(std::max<std::int64_t>(rows.total, 1));
-    spdlog::info("clean test accuracy {:.2f}% (best {:.2f}%, chance {:.2f}%) after training on {} data ({} of the rows protected)",
-                 100 * res.final_test_accuracy, 100 * res.best_test_accuracy, 100 * chance, noisy ? "protected" : "clean",
+    spdlog::info("clean {} accuracy {:.2f}% (best {:.2f}%, chance {:.2f}%) after training on {} data ({} of the rows protected)",
+                 split, 100 * res.final_test_accuracy, 100 * res.best_test_accuracy, 100 * chance, noisy ? "protected" : "clean",
                  pct(frac));
     nlohmann::json j = common;
     j.update({{"trained_on", noisy ? "protected" : "clean"}, {"preprocessing", cfg.pre.describe()},

@@ -426,3 +426,36 @@ TEST(Evaluate, VictimOnCleanAndProtectedData) {
     EXPECT_EQ(test::error_lines(r.err).size(), 1u) << r.err;
   }
 }
+
+TEST(Evaluate, ValSplitIsTheYardstickWhenAsked) {
+  test::TempDir dir;
+  std::string data = dir.file("v.h5");
+  ASSERT_EQ(run_salm({"synth", "--out", data, "--classes", "3", "--train", "48", "--val", "15", "--test", "24", "--size", "16"})
+                .exit_code, 0);
+  std::vector<std::string> q = quick(dir.file("n.h5"));
+  q[2] = data;  // protect the train split of this dataset
+  ASSERT_EQ(run_salm(q).exit_code, 0);
+  const std::vector<std::string> victim{"--model", "small-cnn", "--epochs", "1", "--batch-size", "16"};
+  auto eval = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a{"evaluate", "--data", data, "--report", dir.file("r.json"), "--overwrite"};
+    a.insert(a.end(), victim.begin(), victim.end());
+    a.insert(a.end(), extra.begin(), extra.end());
+    return run_salm(a);
+  };
+  for (const char* split : {"val", "test"}) {
+    auto r = eval({"--noise", dir.file("n.h5"), "--eval-split", split});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find(std::string("clean ") + split + " accuracy"), std::string::npos) << r.err;
+    auto j = nlohmann::json::parse(test::read_file(dir.file("r.json")));
+    EXPECT_EQ(j["eval_split"], split);
+    EXPECT_EQ(j["test_rows"], std::string(split) == "val" ? 15 : 24);  // the figures are the chosen split's
+  }
+  // a split that is not there, a split that is not a held-out one, the split the noise protects: refused
+  test::expect_one_error(run_salm({"evaluate", "--data", tiny_data(), "--eval-split", "val", "--model", "small-cnn"}), "'val'");
+  test::expect_one_error(eval({"--eval-split", "train"}), "--eval-split");
+  auto qv = quick(dir.file("nv.h5"), {"--split", "val"});
+  qv[2] = data;
+  ASSERT_EQ(run_salm(qv).exit_code, 0);
+  test::expect_one_error(eval({"--noise", dir.file("nv.h5"), "--eval-split", "val"}), "nv.h5");
+  EXPECT_FALSE(test::file_exists(dir.file("r.json.partial")));
+}
