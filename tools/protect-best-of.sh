@@ -29,6 +29,9 @@ if [[ -e "$out/best.h5" ]]; then
   echo "protect-best-of: $out/best.h5 exists; remove it (or choose another OUTDIR)" >&2
   exit 2
 fi
+# the choice needs a val split: say so now, not after the first protect run
+"$salm" inspect "$data" --json | python3 -c "import json,sys; sys.exit(0 if json.load(sys.stdin)['splits'].get('val', {}).get('rows', 0) > 0 else 1)" \
+  || { echo "protect-best-of: $data: no val split to judge the seeds on (salm synth --val N; MedMNIST files have one)" >&2; exit 2; }
 mkdir -p "$out"
 acc() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(f\"{100*j['clean_test_accuracy']:.1f}\t{100*j['best_test_accuracy']:.1f}\")" "$1"; }
 

@@ -41,4 +41,8 @@ grep -q 'chosen: seed 1 (victim val accuracy 20.0%)' table2.txt || fail "not the
 cmp -s out/best.h5 out/seed1.h5 || fail "best.h5 is not seed 1's file"
 if "$tool" d.h5 out2 zero 2>err.txt; then fail "N = zero was accepted"; fi
 grep -q 'N must be a positive integer' err.txt || fail "no clear error for a bad N: $(cat err.txt)"
+"$SALM_BIN" synth --out noval.h5 --classes 3 --train 48 --val 0 --test 24 --size 16 --log-level warn
+if "$tool" noval.h5 out3 2 "${quick[@]}" 2>err.txt; then fail "data without a val split was accepted"; fi
+grep -q 'noval.h5: no val split' err.txt || fail "no clear error for data without val: $(cat err.txt)"
+[[ ! -e out3 ]] || fail "out3 was created for a refused run"
 echo "ok: 2 seeds protected, judged on val, the lower one chosen"
