@@ -54,6 +54,22 @@ void limit_rows(const std::vector<std::string>& specs, std::map<std::string, dat
   }
 }
 
+/// --val-from-train N: the last N train rows (after --max-rows) become a val split, for inputs that
+/// have none (Fashion-MNIST). Returns the first train row that moved (the train split keeps those before).
+std::int64_t carve_val(std::int64_t n, const std::string& in, std::map<std::string, data::SplitShape>& shapes) {
+  if (n < 1) throw UsageError(fmt::format("--val-from-train: {} rows, expected N >= 1", n));
+  auto train = shapes.find("train");
+  if (train == shapes.end()) throw InputError(in, "has no train split to take --val-from-train rows from");
+  if (auto val = shapes.find("val"); val != shapes.end() && val->second.rows > 0)
+    throw InputError(in, fmt::format("already has a val split ({} rows): leave out --val-from-train", val->second.rows));
+  if (n >= train->second.rows)
+    throw UsageError(fmt::format("--val-from-train {}: must leave some of the {} train rows", n, train->second.rows));
+  train->second.rows -= n;
+  shapes["val"] = train->second;
+  shapes["val"].rows = n;
+  return train->second.rows;
+}
+
 }  // namespace
 
 Subcommand convert_command() {
@@ -68,7 +84,10 @@ Subcommand convert_command() {
       ("out,o", po::value<std::string>()->required(), "output dataset file (.h5)")
       ("overwrite", po::bool_switch(), "replace --out if it exists")
       ("max-rows", po::value<std::vector<std::string>>()->composing(),
-       "keep only the first N rows: N (every split) or SPLIT=N (repeatable), e.g. --max-rows train=5000");
+       "keep only the first N rows: N (every split) or SPLIT=N (repeatable), e.g. --max-rows train=5000")
+      ("val-from-train", po::value<std::int64_t>(),
+       "make a val split of the last N train rows (after --max-rows), for inputs without one (Fashion-MNIST); "
+       "the train split keeps the rows before them");
     add_dataset_options(o);
     return o;
   };
@@ -83,14 +102,19 @@ Subcommand convert_command() {
     std::map<std::string, data::SplitShape> shapes;
     for (const auto& split : reader->splits()) shapes[split] = reader->shape(split);
     if (vm.count("max-rows")) limit_rows(vm["max-rows"].as<std::vector<std::string>>(), shapes);
+    const bool carved = vm.count("val-from-train") > 0;
+    const std::int64_t val_begin = carved ? carve_val(vm["val-from-train"].as<std::int64_t>(), in, shapes) : 0;
     data::write_dataset_file(out, vm["overwrite"].as<bool>(), ctx.comm, reader->info(), shapes,
                              [&](const std::string& split, std::int64_t begin, std::int64_t count) {
-                               return reader->read(split, begin, count);
+                               if (!carved || split != "val") return reader->read(split, begin, count);
+                               auto rows = reader->read("train", val_begin + begin, count);
+                               rows.split = "val";
+                               rows.row_begin = begin;
+                               return rows;
                              });
     const auto& info = reader->info();
     std::string rows;
-    for (const auto& sp : reader->splits())
-      rows += fmt::format("{}{} {}", rows.empty() ? "" : ", ", sp, shapes.at(sp).rows);
+    for (const auto& [sp, shape] : shapes) rows += fmt::format("{}{} {}", rows.empty() ? "" : ", ", sp, shape.rows);
     spdlog::info("wrote {}: '{}', {}, {} classes, {} ({})", out, info.name, to_string(info.task),
                  info.num_classes, rows, format_duration(timer.elapsed_seconds()));
     return 0;
