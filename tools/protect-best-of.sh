@@ -2,7 +2,7 @@
 # Protects a dataset with N protect seeds and keeps the noise file that a simulated attacker
 # learns least from, judged on the clean *val* split (never the test split): for each seed, salm
 # protect, then salm evaluate --eval-split val with a victim of another architecture. The protect
-# seed moves the victim by up to 35 points on the built-in data (README, "Effectiveness"), much more
+# seed moves the victim by up to 37 points on the built-in data (README, "Effectiveness"), much more
 # than the victim's own seed, so choosing among a few seeds is what a data owner can do about it.
 #
 #   tools/protect-best-of.sh DATA OUTDIR N [protect options...]
