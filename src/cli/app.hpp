@@ -55,6 +55,8 @@ data::OpenOptions dataset_open_options(const po::variables_map& vm);
 void add_noise_source_options(po::options_description& o);
 /// A noise file opened for reading; InputError unless it is one.
 io::H5File open_noise_file(const std::string& path);
+/// The split of its source that a noise file protects (its `split` attribute; train if absent).
+std::string noise_split(const io::H5File& f);
 /// The dataset a noise file protects: `data_path` when given, else the file's `source` attribute;
 /// InputError when neither names one or it lacks the protected split.
 std::unique_ptr<data::DatasetReader> open_noise_source(const io::H5File& f, const std::string& data_path,

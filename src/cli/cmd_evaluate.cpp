@@ -38,18 +38,20 @@ io::H5File open_noise_file(const std::string& path) {
   return f;
 }
 
+std::string noise_split(const io::H5File& f) { return f.attr_string("/", "split").value_or("train"); }
+
 std::unique_ptr<data::DatasetReader> open_noise_source(const io::H5File& f, const std::string& data_path,
                                                        const data::OpenOptions& open) {
   std::string path = data_path.empty() ? f.attr_string("/", "source").value_or("") : data_path;
   if (path.empty()) throw InputError(f.path(), "names no source dataset; pass --data");
   auto reader = data::open_dataset(path, open);
-  reader->require_splits({f.attr_string("/", "split").value_or("train")});
+  reader->require_splits({noise_split(f)});
   return reader;
 }
 
 ProtectedPairs read_protected_pairs(const io::H5File& f, data::DatasetReader& reader, const dist::Shard& rows) {
   const std::string& noise_path = f.path();
-  auto split = f.attr_string("/", "split").value_or("train");
+  auto split = noise_split(f);
   reader.require_splits({split});
   const auto& s = reader.shape(split);
   auto d = f.dims("/protected");
@@ -359,7 +361,7 @@ Subcommand evaluate_command() {
       rows.clean = reader->read_shard("train", comm.rank(), comm.size());
     } else {
       auto f = open_noise_file(noise_path);
-      if (f.attr_string("/", "split").value_or("train") == split)
+      if (noise_split(f) == split)
         throw InputError(noise_path, fmt::format("protects the '{}' split, which --eval-split measures on: choose the other", split));
       rows.total = f.dims("/protected")[0];
       auto pairs = read_protected_pairs(f, *reader, dist::shard_of(rows.total, comm.rank(), comm.size()));

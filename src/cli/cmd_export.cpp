@@ -107,7 +107,7 @@ Subcommand export_command() {
     if (format == "npz") io::check_output_path(out, overwrite, ctx.comm);
     auto f = open_noise_file(noise_path);
     auto reader = open_noise_source(f, vm["data"].as<std::string>(), dataset_open_options(vm));
-    const std::string protected_split = f.attr_string("/", "split").value_or("train");
+    const std::string protected_split = noise_split(f);
     if (ctx.comm.rank() != 0) return 0;  // one file: rank 0 writes it
 
     std::vector<ReleaseSplit> splits;
