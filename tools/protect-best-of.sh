@@ -6,7 +6,8 @@
 # than the victim's own seed, so choosing among a few seeds is what a data owner can do about it.
 #
 #   tools/protect-best-of.sh DATA OUTDIR N [protect options...]
-# Writes OUTDIR/seedS.h5 and reports for every seed, then copies the chosen one to OUTDIR/best.h5
+# Writes OUTDIR/seedS.h5 and reports for every seed (and OUTDIR/settings.txt: a resumed run must
+# use the same data, victim and protect options), then copies the chosen one to OUTDIR/best.h5
 # and prints a TSV (seed, victim val accuracy, victim best epoch). With FINAL_TEST=1 every seed's
 # victim is also measured on the test split, to check afterwards how well val chose (a benchmark,
 # not part of the choice).
@@ -33,30 +34,43 @@ fi
 "$salm" inspect "$data" --json | python3 -c "import json,sys; sys.exit(0 if json.load(sys.stdin)['splits'].get('val', {}).get('rows', 0) > 0 else 1)" \
   || { echo "protect-best-of: $data: no val split to judge the seeds on (salm synth --val N; MedMNIST files have one)" >&2; exit 2; }
 mkdir -p "$out"
-acc() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(f\"{100*j['clean_test_accuracy']:.1f}\t{100*j['best_test_accuracy']:.1f}\")" "$1"; }
+# What the seeds' files were made with: a resumed run must use the same, or its files would mix in.
+settings=$(printf '%s\n' "data $data" "victim $victim" "protect $*")
+if [[ -f "$out/settings.txt" ]] && [[ "$(cat "$out/settings.txt")" != "$settings" ]]; then
+  echo "protect-best-of: $out holds seeds made with other settings (see $out/settings.txt); choose another OUTDIR" >&2
+  exit 2
+fi
+printf '%s\n' "$settings" >"$out/settings.txt"
 
-header='seed\tvictim_val\tvictim_val_best'
-[[ "${FINAL_TEST:-0}" == 1 ]] && header+='\tvictim_test\tvictim_test_best'
-rows=""
-best_seed="" best_acc=""
+final=${FINAL_TEST:-0}
 for ((s = 0; s < n; s++)); do
-  # a seed already done (same OUTDIR) is reused: the loop can be resumed after an interruption
+  # a seed already done (same OUTDIR, same settings) is reused: the loop resumes after an interruption
   [[ -f "$out/seed$s.h5" ]] || run protect --data "$data" --out "$out/seed$s.h5" "$@" --seed "$s" \
       --report "$out/seed$s.protect.json" --log-level warn
   [[ -f "$out/seed$s.val.json" ]] || run evaluate --data "$data" --noise "$out/seed$s.h5" $victim --eval-split val \
       --report "$out/seed$s.val.json" --log-level warn
-  row="$s\t$(acc "$out/seed$s.val.json")"
-  if [[ "${FINAL_TEST:-0}" == 1 ]]; then
-    [[ -f "$out/seed$s.test.json" ]] || run evaluate --data "$data" --noise "$out/seed$s.h5" $victim \
-        --report "$out/seed$s.test.json" --log-level warn
-    row+="\t$(acc "$out/seed$s.test.json")"
-  fi
-  rows+="$row\n"
-  a=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['clean_test_accuracy'])" "$out/seed$s.val.json")
-  if [[ -z "$best_acc" ]] || python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" "$a" "$best_acc"; then
-    best_seed=$s best_acc=$a
-  fi
+  [[ "$final" != 1 || -f "$out/seed$s.test.json" ]] || run evaluate --data "$data" --noise "$out/seed$s.h5" $victim \
+      --report "$out/seed$s.test.json" --log-level warn
 done
-cp "$out/seed$best_seed.h5" "$out/best.h5.partial" && mv "$out/best.h5.partial" "$out/best.h5"
-printf "$header\n$rows"
-echo "chosen: seed $best_seed (victim val accuracy $(python3 -c "print(f'{100*$best_acc:.1f}')")%) -> $out/best.h5"
+
+# The table, and the choice: the lowest val accuracy (ties: the lower seed), copied atomically.
+python3 - "$out" "$n" "$final" <<'PY'
+import json, os, shutil, sys
+out, n, final = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+def acc(path):
+    j = json.load(open(path))
+    return j["clean_test_accuracy"], j["best_test_accuracy"]
+header = ["seed", "victim_val", "victim_val_best"] + (["victim_test", "victim_test_best"] if final else [])
+print("\t".join(header))
+val = {}
+for s in range(n):
+    val[s] = acc(f"{out}/seed{s}.val.json")
+    cells = [str(s)] + [f"{100 * a:.1f}" for a in val[s]]
+    if final:
+        cells += [f"{100 * a:.1f}" for a in acc(f"{out}/seed{s}.test.json")]
+    print("\t".join(cells))
+best = min(range(n), key=lambda s: (val[s][0], s))
+shutil.copyfile(f"{out}/seed{best}.h5", f"{out}/best.h5.partial")
+os.replace(f"{out}/best.h5.partial", f"{out}/best.h5")
+print(f"chosen: seed {best} (victim val accuracy {100 * val[best][0]:.1f}%) -> {out}/best.h5")
+PY

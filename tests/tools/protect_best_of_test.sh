@@ -39,6 +39,11 @@ rm out/best.h5
 "$tool" d.h5 out 2 "${quick[@]}" >table2.txt
 grep -q 'chosen: seed 1 (victim val accuracy 20.0%)' table2.txt || fail "not the lowest val accuracy: $(cat table2.txt)"
 cmp -s out/best.h5 out/seed1.h5 || fail "best.h5 is not seed 1's file"
+# a resumed run with other protect options would mix files made two ways: refused
+rm out/best.h5
+if "$tool" d.h5 out 2 "${quick[@]}" --k 20 2>err.txt; then fail "other settings resumed into the same OUTDIR"; fi
+grep -q 'other settings' err.txt || fail "no clear error for changed settings: $(cat err.txt)"
+[[ ! -e out/best.h5 ]] || fail "best.h5 written by a refused run"
 if "$tool" d.h5 out2 zero 2>err.txt; then fail "N = zero was accepted"; fi
 grep -q 'N must be a positive integer' err.txt || fail "no clear error for a bad N: $(cat err.txt)"
 "$SALM_BIN" synth --out noval.h5 --classes 3 --train 48 --val 0 --test 24 --size 16 --log-level warn
