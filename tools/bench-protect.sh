@@ -39,7 +39,7 @@ plain() {  # model threads [taskset cpu list]
 }
 plain_pair() {  # model: two 1-thread plain loops at once, one per core; their throughputs summed
   plain "$1" 1 0 >"$work/pair0" &
-  plain "$1" 1 1 >"$work/pair1"
+  plain "$1" 1 $((1 % $(nproc))) >"$work/pair1"
   wait
   python3 -c "import sys; print(round(float(sys.argv[1]) + float(sys.argv[2]), 1))" "$(cat "$work/pair0")" "$(cat "$work/pair1")"
 }
@@ -51,14 +51,6 @@ protect() {  # ranks threads model tag
     --max-iters "$iters" --train-steps 1 --pgd-steps "$steps" --batch-size "$batch" --stop-acc 0 --no-checkpoint --overwrite \
     --report "$work/$4.json" --log-level warn
   field "$work/$4.json" noise_images_per_second
-}
-# "best (median)" of the numbers on stdin, with $1 decimals and suffix $2
-summary() {
-  python3 -c "
-import statistics,sys
-v=[float(x) for x in sys.stdin.read().split()]
-d=int(sys.argv[1])
-print(f'{max(v):.{d}f}{sys.argv[2]} ({statistics.median(v):.{d}f}{sys.argv[2]})')" "$1" "$2"
 }
 echo "# noise stage, ${rows} images x ${steps} PGD steps x ${iters} iterations, batch ${batch}, $(nproc) cores, best (median) of ${rounds} rounds ($(date -u +%F))"
 echo
@@ -76,13 +68,19 @@ for m in "${models[@]}"; do
     echo "$p1 $s11 $s21 $p2 $s12 $pp" >>"$work/rounds.tsv"
     [[ -n ${RAW:-} ]] && printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "$p1" "$s11" "$s21" "$p2" "$s12" "$pp" >>"$RAW"
   done
-  col() { awk -v c="$1" '{print $c}' "$work/rounds.tsv"; }
-  best() { col "$1" | sort -g | tail -1; }
-  ratio=$(python3 -c "import sys; print(f'{100*float(sys.argv[1])/float(sys.argv[2]):.0f}%')" "$(best 2)" "$(best 1)")
-  eff=$(python3 -c "import sys; print(f'{100*float(sys.argv[1])/(2*float(sys.argv[2])):.0f}%')" "$(best 3)" "$(best 2)")
-  ratio_med=$(awk '{print 100*$2/$1}' "$work/rounds.tsv" | summary 0 % | sed 's/.*(//; s/)//')
-  eff_med=$(awk '{print 100*$3/(2*$2)}' "$work/rounds.tsv" | summary 0 % | sed 's/.*(//; s/)//')
-  pair=$(python3 -c "import sys; print(f'{100*float(sys.argv[1])/float(sys.argv[2]):.0f}%')" "$(best 3)" "$(best 6)")
-  pair_med=$(awk '{print 100*$3/$6}' "$work/rounds.tsv" | summary 0 % | sed 's/.*(//; s/)//')
-  echo "| $m | $(col 1 | summary 1 '') | $(col 2 | summary 1 '') | $ratio ($ratio_med) | $(col 4 | summary 1 '') | $(col 5 | summary 1 '') | $(col 3 | summary 1 '') | $eff ($eff_med) | $(col 6 | summary 1 '') | $pair ($pair_med) |"
+  # One table row from the rounds: best (median) of each column; ratios of the bests (median of
+  # the per-round ratios).
+  python3 - "$m" "$work/rounds.tsv" <<'PY'
+import statistics, sys
+v = [[float(x) for x in l.split()] for l in open(sys.argv[2]) if l.strip()]
+col = lambda i: [r[i] for r in v]
+bm = lambda i: f"{max(col(i)):.1f} ({statistics.median(col(i)):.1f})"
+def ratio(f):  # f(p1, s11, s21, p2, s12, pair) -> percentage
+    best = f(*[max(col(i)) for i in range(6)])
+    return f"{best:.0f}% ({statistics.median(f(*r) for r in v):.0f}%)"
+salm_plain = ratio(lambda p1, s11, s21, p2, s12, pp: 100 * s11 / p1)
+eff = ratio(lambda p1, s11, s21, p2, s12, pp: 100 * s21 / (2 * s11))
+pair = ratio(lambda p1, s11, s21, p2, s12, pp: 100 * s21 / pp)
+print(f"| {sys.argv[1]} | {bm(0)} | {bm(1)} | {salm_plain} | {bm(3)} | {bm(4)} | {bm(2)} | {eff} | {bm(5)} | {pair} |")
+PY
 done
