@@ -11,14 +11,15 @@
 # below 100% for any program.) The plain loop runs as many image-steps as the salm run.
 #
 # A shared or virtual machine drifts by 10-40% between runs minutes apart (interference only ever
-# slows a run down), so the runs are made in ROUNDS interleaved rounds (plain loop, salm 1x1, salm
-# 2x1, plain 2 threads, salm 1x2, two plain loops at once). Each throughput is the best of its rounds (the run least
-# disturbed, as timeit's minimum) with the median in brackets; the ratios are those of the bests,
-# with the median of the per-round ratios (runs seconds apart) in brackets.
+# slows a run down), so the runs are made in ROUNDS interleaved rounds (plain loop, salm 1x1,
+# salm 2x1, plain 2 threads, salm 1x2, two plain loops at once). Each throughput is the best of
+# its rounds (the run least disturbed, as timeit's minimum) with the median in brackets; the
+# ratios are those of the bests, with the median of the per-round ratios (runs seconds apart).
 #   tools/bench-protect.sh [models...]        (default: small-cnn resnet18)
 # Environment: ROWS (images protected, default 512), STEPS (PGD steps, default 10), BATCH (128),
 #              ITERS (outer iterations of each salm run, default 1),
-#              ROUNDS (default 3), RAW (a file to append each round's six figures to, TSV).
+#              ROUNDS (default 3), RAW (a file to append one TSV line per round to: model, plain
+#              1x1, salm 1x1, salm 2x1, plain 1x2, salm 1x2, two plain loops at once).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${SALM_BUILD_DIR:-$root/build}
@@ -66,7 +67,7 @@ for m in "${models[@]}"; do
     s12=$(protect 1 2 "$m" "$m-1x2")
     pp=$(plain_pair "$m")
     echo "$p1 $s11 $s21 $p2 $s12 $pp" >>"$work/rounds.tsv"
-    [[ -n ${RAW:-} ]] && printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "$p1" "$s11" "$s21" "$p2" "$s12" "$pp" >>"$RAW"
+    if [[ -n ${RAW:-} ]]; then printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "$p1" "$s11" "$s21" "$p2" "$s12" "$pp" >>"$RAW"; fi
   done
   # One table row from the rounds: best (median) of each column; ratios of the bests (median of
   # the per-round ratios).
