@@ -40,8 +40,9 @@ plain() {  # model threads [taskset cpu list]
 }
 plain_pair() {  # model: two 1-thread plain loops at once, one per core; their throughputs summed
   plain "$1" 1 0 >"$work/pair0" &
+  local first=$!
   plain "$1" 1 $((1 % $(nproc))) >"$work/pair1"
-  wait
+  wait "$first"  # a bare `wait` returns 0 even when the background loop failed
   python3 -c "import sys; print(round(float(sys.argv[1]) + float(sys.argv[2]), 1))" "$(cat "$work/pair0")" "$(cat "$work/pair1")"
 }
 protect() {  # ranks threads model tag
