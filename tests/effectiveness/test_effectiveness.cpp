@@ -5,7 +5,7 @@
 // (configs/protect-small-cnn-strong.ini: small-CNN source, k = 30%, eps = 8/255), a VGG-11 victim
 // (Adam, 8 epochs) trained on the uint8 /protected images and tested on the clean test split.
 // Measured on this setting over protect seeds 0-4 (README, "One rank or two"): clean 81.6%,
-// protected 19-47% with either rank count. The bounds below leave a margin for other CPUs'
+// protected 18.8-41.8% with either rank count. The bounds below leave a margin for other CPUs'
 // floating point, not for a protection that stopped working: a broken min-min leaves the victim
 // near its clean accuracy.
 #include <gtest/gtest.h>
@@ -26,16 +26,16 @@ nlohmann::json read_json(const std::string& path) {
   return nlohmann::json::parse(in);
 }
 
-/// Trains the VGG-11 victim (1 rank) on the clean data or on `noise`'s protected images.
-nlohmann::json victim(const test::TempDir& dir, const std::string& data, const std::string& noise,
-                      const std::string& name) {
+/// Trains the VGG-11 victim (1 rank) on the clean data or on `noise`'s protected images; its report.
+void victim(const test::TempDir& dir, const std::string& data, const std::string& noise, const std::string& name,
+            nlohmann::json& report) {
   std::vector<std::string> a{"evaluate", "--data",  data,     "--model",  "vgg11",         "--optimizer",
                              "adam",     "--epochs", "8",     "--report", dir.file(name), "--log-level",
                              "warn"};
   if (!noise.empty()) a.insert(a.end(), {"--noise", noise});
   auto r = test::run_salm(a);
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return read_json(dir.file(name));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  report = read_json(dir.file(name));
 }
 
 }  // namespace
@@ -46,7 +46,8 @@ TEST(Effectiveness, StrongProfileTakesMostOfAVictimsAccuracyAwayWithOneAndTwoRan
   auto s = test::run_salm({"synth", "--out", data, "--train", "1000", "--val", "0", "--test", "500"});
   ASSERT_EQ(s.exit_code, 0) << s.err;
 
-  auto clean = victim(dir, data, "", "clean.json");
+  nlohmann::json clean;
+  ASSERT_NO_FATAL_FAILURE(victim(dir, data, "", "clean.json", clean));
   const double clean_acc = clean["clean_test_accuracy"].get<double>();
   const double chance = clean["chance_accuracy"].get<double>();
   std::cout << "clean: victim " << clean_acc << " (chance " << chance << ")\n";
@@ -67,7 +68,8 @@ TEST(Effectiveness, StrongProfileTakesMostOfAVictimsAccuracyAwayWithOneAndTwoRan
     // The min-min did its job: the source fits x + delta.
     EXPECT_GE(p["final_train_accuracy"].get<double>(), 0.99);
 
-    auto v = victim(dir, data, noise, "v" + std::to_string(ranks) + ".json");
+    nlohmann::json v;
+    ASSERT_NO_FATAL_FAILURE(victim(dir, data, noise, "v" + std::to_string(ranks) + ".json", v));
     const double acc = v["clean_test_accuracy"].get<double>(), best = v["best_test_accuracy"].get<double>();
     const double fit = v["curve"].back()["train_accuracy"].get<double>();
     std::cout << ranks << " rank(s): source fit " << p["final_train_accuracy"] << " in " << p["iterations"]
