@@ -2,7 +2,8 @@
 # Installs what salm needs on Debian 12 (apt only; idempotent). Run as root or with sudo available.
 #   tools/setup.sh            build + run dependencies
 #   SALM_SETUP_SLURM=1 ...    also slurm-wlm + munge (for the Slurm tests)
-#   SALM_SETUP_DATA=1 ...     also dataset-fashion-mnist (30 MB, for the effectiveness sweeps)
+#   SALM_SETUP_DATA=1 ...     also dataset-fashion-mnist (30 MB) and mricron-data (16 MB: a T1 brain MRI
+#                             and the AAL atlas, for tools/brain-patches), for the effectiveness sweeps
 set -euo pipefail
 
 pkgs=(
@@ -22,7 +23,7 @@ pkgs=(
   libgtest-dev googletest           # tests
 )
 if [[ "${SALM_SETUP_SLURM:-0}" == 1 ]]; then pkgs+=(slurm-wlm munge); fi
-if [[ "${SALM_SETUP_DATA:-0}" == 1 ]]; then pkgs+=(dataset-fashion-mnist); fi
+if [[ "${SALM_SETUP_DATA:-0}" == 1 ]]; then pkgs+=(dataset-fashion-mnist mricron-data); fi
 
 missing=()
 for p in "${pkgs[@]}"; do
