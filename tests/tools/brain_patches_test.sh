@@ -114,6 +114,8 @@ expect_error "bad.nii.gz: not a NIfTI-1 file" --t1 bad.nii.gz --atlas atlas.nii.
 expect_error "must be a positive multiple of --size" --t1 t1.nii.gz --atlas atlas.nii.gz --out x.npz --window 6 --size 4
 expect_error "free centres in the right hemisphere" --t1 t1.nii.gz --atlas atlas.nii.gz --out x.npz --window 4 --size 4 \
   --train 7 --val 7000 --test 7
+expect_error "nodir/x.npz: cannot write" --t1 t1.nii.gz --atlas atlas.nii.gz --out nodir/x.npz --window 4 --size 4 \
+  --train 7 --val 0 --test 7
 [[ ! -e x.npz && ! -e x.npz.partial ]] || fail "a refused run left an output"
 "$tool" --t1 t1.nii.gz --atlas atlas.nii.gz --out b.npz --train 7 --val 0 --test 7 --window 4 --size 4 --overwrite >/dev/null
 echo "ok: windows, labels, hemispheres, mirroring and errors"
