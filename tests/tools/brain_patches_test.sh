@@ -111,7 +111,9 @@ expect_error "b.npz: exists" --t1 t1.nii.gz --atlas atlas.nii.gz --out b.npz --w
 expect_error "no.nii.gz: not found (install Debian's mricron-data" --t1 no.nii.gz --atlas atlas.nii.gz --out x.npz
 printf 'not a nifti' | gzip >bad.nii.gz
 expect_error "bad.nii.gz: not a NIfTI-1 file" --t1 bad.nii.gz --atlas atlas.nii.gz --out x.npz
-expect_error "must be a positive multiple of --size" --t1 t1.nii.gz --atlas atlas.nii.gz --out x.npz --window 6 --size 4
+expect_error "must be an even positive multiple of --size" --t1 t1.nii.gz --atlas atlas.nii.gz --out x.npz --window 6 --size 4
+# An odd window would reach one row past the volume's edge (into the previous slice): refused.
+expect_error "must be an even positive multiple of --size" --t1 t1.nii.gz --atlas atlas.nii.gz --out x.npz --window 3 --size 3
 expect_error "free centres in the right hemisphere" --t1 t1.nii.gz --atlas atlas.nii.gz --out x.npz --window 4 --size 4 \
   --train 7 --val 7000 --test 7
 expect_error "nodir/x.npz: cannot write" --t1 t1.nii.gz --atlas atlas.nii.gz --out nodir/x.npz --window 4 --size 4 \
