@@ -10,8 +10,11 @@
 # use the same data, victim and protect options), then copies the chosen one to OUTDIR/best.h5
 # and prints a TSV (seed, victim val accuracy, victim best epoch). With FINAL_TEST=1 every seed's
 # victim is also measured on the test split, to check afterwards how well val chose (a benchmark,
-# not part of the choice).
-# Environment: SALM_BIN (default build/salm), RANKS (2), VICTIM ("--model vgg11 --epochs 8 --optimizer adam").
+# not part of the choice). With TARGET=P (a percentage, e.g. chance + 10 points) the seeds are
+# tried in order until one leaves the val victim at or below P%, N being the most tried; the last
+# line says whether the target was met (exit 0 either way: best.h5 is the lowest seed so far).
+# Environment: SALM_BIN (default build/salm), RANKS (2), VICTIM ("--model vgg11 --epochs 8 --optimizer adam"),
+#              FINAL_TEST (0), TARGET (none).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 salm=${SALM_BIN:-$root/build/salm}
@@ -23,6 +26,9 @@ data=$1 out=$2 n=$3
 shift 3
 [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "protect-best-of: N must be a positive integer, got '$n'" >&2; exit 2; }
 ranks=${RANKS:-2}
+target=${TARGET:-}
+[[ -z "$target" || "$target" =~ ^[0-9]+(\.[0-9]+)?$ ]] \
+  || { echo "protect-best-of: TARGET must be a percentage such as 24.3, got '$target'" >&2; exit 2; }
 victim=${VICTIM:---model vgg11 --epochs 8 --optimizer adam}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 run() { mpirun -n "$ranks" "$salm" "$@"; }
@@ -43,6 +49,9 @@ fi
 printf '%s\n' "$settings" >"$out/settings.txt"
 
 final=${FINAL_TEST:-0}
+val_pct() { python3 -c "import json,sys; print(100 * json.load(open(sys.argv[1]))['clean_test_accuracy'])" "$1"; }
+met() { python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) + 1e-9 else 1)" "$1" "$2"; }
+tried=0
 for ((s = 0; s < n; s++)); do
   # a seed already done (same OUTDIR, same settings) is reused: the loop resumes after an interruption
   [[ -f "$out/seed$s.h5" ]] || run protect --data "$data" --out "$out/seed$s.h5" "$@" --seed "$s" \
@@ -51,12 +60,14 @@ for ((s = 0; s < n; s++)); do
       --report "$out/seed$s.val.json" --log-level warn
   [[ "$final" != 1 || -f "$out/seed$s.test.json" ]] || run evaluate --data "$data" --noise "$out/seed$s.h5" $victim \
       --report "$out/seed$s.test.json" --log-level warn
+  tried=$((s + 1))
+  if [[ -n "$target" ]] && met "$(val_pct "$out/seed$s.val.json")" "$target"; then break; fi
 done
 
 # The table, and the choice: the lowest val accuracy (ties: the lower seed), copied atomically.
-python3 - "$out" "$n" "$final" <<'PY'
+python3 - "$out" "$tried" "$final" "$target" <<'PY'
 import json, os, shutil, sys
-out, n, final = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+out, n, final, target = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
 def acc(path):
     j = json.load(open(path))
     return j["clean_test_accuracy"], j["best_test_accuracy"]
@@ -73,4 +84,9 @@ best = min(range(n), key=lambda s: (val[s][0], s))
 shutil.copyfile(f"{out}/seed{best}.h5", f"{out}/best.h5.partial")
 os.replace(f"{out}/best.h5.partial", f"{out}/best.h5")
 print(f"chosen: seed {best} (victim val accuracy {100 * val[best][0]:.1f}%) -> {out}/best.h5")
+if target:
+    if 100 * val[best][0] <= float(target) + 1e-9:
+        print(f"target {float(target):g}%: met by seed {best} ({n} seed(s) tried)")
+    else:
+        print(f"target {float(target):g}%: NOT met by any of {n} seed(s); best.h5 is the lowest")
 PY

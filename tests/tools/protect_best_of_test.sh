@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tools/protect-best-of.sh end to end on tiny data (2 ranks): every seed protected and judged on
 # the val split, the chosen file is the seed with the lowest victim val accuracy and byte-equal to
-# it, an existing best.h5 is refused, and bad arguments are one-line errors.
+# it, TARGET stops at the first seed that meets it, an existing best.h5 is refused, and bad
+# arguments are one-line errors.
 # Environment (from CTest): SALM_ROOT, SALM_BIN, SALM_TEST_WORK.
 set -euo pipefail
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -39,6 +40,22 @@ rm out/best.h5
 "$tool" d.h5 out 2 "${quick[@]}" >table2.txt
 grep -q 'chosen: seed 1 (victim val accuracy 20.0%)' table2.txt || fail "not the lowest val accuracy: $(cat table2.txt)"
 cmp -s out/best.h5 out/seed1.h5 || fail "best.h5 is not seed 1's file"
+# TARGET: seeds are tried in order until one is at or below it on val (seed 0: 90%, seed 1: 20%).
+rm out/best.h5
+TARGET=95 "$tool" d.h5 out 3 "${quick[@]}" >t95.txt
+grep -q 'target 95%: met by seed 0 (1 seed(s) tried)' t95.txt || fail "TARGET 95: $(cat t95.txt)"
+[[ $(grep -c $'^[0-9]\t' t95.txt) == 1 ]] || fail "TARGET 95 listed seeds it did not need: $(cat t95.txt)"
+cmp -s out/best.h5 out/seed0.h5 || fail "TARGET 95: best.h5 is not seed 0's file"
+rm out/best.h5
+TARGET=50 "$tool" d.h5 out 3 "${quick[@]}" >t50.txt
+grep -q 'target 50%: met by seed 1 (2 seed(s) tried)' t50.txt || fail "TARGET 50: $(cat t50.txt)"
+[[ ! -e out/seed2.h5 ]] || fail "TARGET 50 protected a third seed after the target was met"
+rm out/best.h5
+TARGET=10 "$tool" d.h5 out 2 "${quick[@]}" >t10.txt
+grep -q 'target 10%: NOT met by any of 2 seed(s)' t10.txt || fail "TARGET 10: $(cat t10.txt)"
+cmp -s out/best.h5 out/seed1.h5 || fail "TARGET 10: best.h5 is not the lowest seed's file"
+if TARGET=low "$tool" d.h5 out 2 "${quick[@]}" 2>err.txt; then fail "TARGET=low was accepted"; fi
+grep -q 'TARGET must be a percentage' err.txt || fail "no clear error for a bad TARGET: $(cat err.txt)"
 # a resumed run with other protect options would mix files made two ways: refused
 rm out/best.h5
 if "$tool" d.h5 out 2 "${quick[@]}" --k 20 2>err.txt; then fail "other settings resumed into the same OUTDIR"; fi
