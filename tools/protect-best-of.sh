@@ -19,7 +19,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 salm=${SALM_BIN:-$root/build/salm}
 if (($# < 3)); then
-  echo "usage: tools/protect-best-of.sh DATA OUTDIR N [protect options...]" >&2
+  echo "usage: [TARGET=P] [FINAL_TEST=1] [VICTIM=...] [RANKS=R] tools/protect-best-of.sh DATA OUTDIR N [protect options...]" >&2
   exit 2
 fi
 data=$1 out=$2 n=$3
@@ -49,8 +49,8 @@ fi
 printf '%s\n' "$settings" >"$out/settings.txt"
 
 final=${FINAL_TEST:-0}
-val_pct() { python3 -c "import json,sys; print(100 * json.load(open(sys.argv[1]))['clean_test_accuracy'])" "$1"; }
-met() { python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) + 1e-9 else 1)" "$1" "$2"; }
+# whether a seed's val victim (report $1) is at or below the target (percent $2)
+meets() { python3 -c "import json,sys; sys.exit(0 if 100 * json.load(open(sys.argv[1]))['clean_test_accuracy'] <= float(sys.argv[2]) + 1e-9 else 1)" "$1" "$2"; }
 tried=0
 for ((s = 0; s < n; s++)); do
   # a seed already done (same OUTDIR, same settings) is reused: the loop resumes after an interruption
@@ -61,7 +61,7 @@ for ((s = 0; s < n; s++)); do
   [[ "$final" != 1 || -f "$out/seed$s.test.json" ]] || run evaluate --data "$data" --noise "$out/seed$s.h5" $victim \
       --report "$out/seed$s.test.json" --log-level warn
   tried=$((s + 1))
-  if [[ -n "$target" ]] && met "$(val_pct "$out/seed$s.val.json")" "$target"; then break; fi
+  if [[ -n "$target" ]] && meets "$out/seed$s.val.json" "$target"; then break; fi
 done
 
 # The table, and the choice: the lowest val accuracy (ties: the lower seed), copied atomically.
