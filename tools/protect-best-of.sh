@@ -51,7 +51,7 @@ printf '%s\n' "$settings" >"$out/settings.txt"
 final=${FINAL_TEST:-0}
 # whether a seed's val victim (report $1) is at or below the target (percent $2)
 meets() { python3 -c "import json,sys; sys.exit(0 if 100 * json.load(open(sys.argv[1]))['clean_test_accuracy'] <= float(sys.argv[2]) + 1e-9 else 1)" "$1" "$2"; }
-tried=0
+tried=0 met=0
 for ((s = 0; s < n; s++)); do
   # a seed already done (same OUTDIR, same settings) is reused: the loop resumes after an interruption
   [[ -f "$out/seed$s.h5" ]] || run protect --data "$data" --out "$out/seed$s.h5" "$@" --seed "$s" \
@@ -61,13 +61,13 @@ for ((s = 0; s < n; s++)); do
   [[ "$final" != 1 || -f "$out/seed$s.test.json" ]] || run evaluate --data "$data" --noise "$out/seed$s.h5" $victim \
       --report "$out/seed$s.test.json" --log-level warn
   tried=$((s + 1))
-  if [[ -n "$target" ]] && meets "$out/seed$s.val.json" "$target"; then break; fi
+  if [[ -n "$target" ]] && meets "$out/seed$s.val.json" "$target"; then met=1; break; fi
 done
 
 # The table, and the choice: the lowest val accuracy (ties: the lower seed), copied atomically.
-python3 - "$out" "$tried" "$final" "$target" <<'PY'
+python3 - "$out" "$tried" "$final" "$target" "$met" <<'PY'
 import json, os, shutil, sys
-out, n, final, target = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
+out, n, final, target, met = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4], sys.argv[5] == "1"
 def acc(path):
     j = json.load(open(path))
     return j["clean_test_accuracy"], j["best_test_accuracy"]
@@ -84,8 +84,9 @@ best = min(range(n), key=lambda s: (val[s][0], s))
 shutil.copyfile(f"{out}/seed{best}.h5", f"{out}/best.h5.partial")
 os.replace(f"{out}/best.h5.partial", f"{out}/best.h5")
 print(f"chosen: seed {best} (victim val accuracy {100 * val[best][0]:.1f}%) -> {out}/best.h5")
+# The loop stops at the first seed that meets the target, so that seed is also the lowest.
 if target:
-    if 100 * val[best][0] <= float(target) + 1e-9:
+    if met:
         print(f"target {float(target):g}%: met by seed {best} ({n} seed(s) tried)")
     else:
         print(f"target {float(target):g}%: NOT met by any of {n} seed(s); best.h5 is the lowest")
