@@ -11,8 +11,10 @@
 # and prints a TSV (seed, victim val accuracy, victim best epoch). With FINAL_TEST=1 every seed's
 # victim is also measured on the test split, to check afterwards how well val chose (a benchmark,
 # not part of the choice). With TARGET=P (a percentage, e.g. chance + 10 points) the seeds are
-# tried in order until one leaves the val victim at or below P%, N being the most tried; the last
-# line says whether the target was met (exit 0 either way: best.h5 is the lowest seed so far).
+# tried in order until one leaves the val victim at or below P%, N being the most tried; the
+# summary says whether the target was met (exit 0 either way: best.h5 is the lowest seed so far),
+# and warns when the chosen val figure is within one standard error of P (a val split of 500 rows
+# measures 20% to +-1.8 points: set P that much below the bound the test figure must meet).
 # Environment: SALM_BIN (default build/salm), RANKS (2), VICTIM ("--model vgg11 --epochs 8 --optimizer adam"),
 #              FINAL_TEST (0), TARGET (none).
 set -euo pipefail
@@ -66,11 +68,15 @@ done
 
 # The table, and the choice: the lowest val accuracy (ties: the lower seed), copied atomically.
 python3 - "$out" "$tried" "$final" "$target" "$met" <<'PY'
-import json, os, shutil, sys
+import json, math, os, shutil, sys
 out, n, final, target, met = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4], sys.argv[5] == "1"
 def acc(path):
     j = json.load(open(path))
     return j["clean_test_accuracy"], j["best_test_accuracy"]
+def stderr_points(path):  # one binomial standard error of a val accuracy, in points
+    j = json.load(open(path))
+    p, rows = j["clean_test_accuracy"], j["test_rows"]
+    return 100 * math.sqrt(p * (1 - p) / rows), rows
 header = ["seed", "victim_val", "victim_val_best"] + (["victim_test", "victim_test_best"] if final else [])
 print("\t".join(header))
 val = {}
@@ -84,10 +90,15 @@ best = min(range(n), key=lambda s: (val[s][0], s))
 shutil.copyfile(f"{out}/seed{best}.h5", f"{out}/best.h5.partial")
 os.replace(f"{out}/best.h5.partial", f"{out}/best.h5")
 print(f"chosen: seed {best} (victim val accuracy {100 * val[best][0]:.1f}%) -> {out}/best.h5")
+se, rows = stderr_points(f"{out}/seed{best}.val.json")
+print(f"val has {rows} rows: one standard error of that accuracy is {se:.1f} points, so the test figure may differ by about as much")
 # The loop stops at the first seed that meets the target, so that seed is also the lowest.
 if target:
     if met:
         print(f"target {float(target):g}%: met by seed {best} ({n} seed(s) tried)")
+        if 100 * val[best][0] > float(target) - se:
+            print(f"  but within one standard error of it: on test it may not be met; "
+                  f"a TARGET {se:.1f} points lower leaves that margin")
     else:
         print(f"target {float(target):g}%: NOT met by any of {n} seed(s); best.h5 is the lowest")
 PY

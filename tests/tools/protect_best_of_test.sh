@@ -44,12 +44,17 @@ cmp -s out/best.h5 out/seed1.h5 || fail "best.h5 is not seed 1's file"
 rm out/best.h5
 TARGET=95 "$tool" d.h5 out 3 "${quick[@]}" >t95.txt
 grep -q 'target 95%: met by seed 0 (1 seed(s) tried)' t95.txt || fail "TARGET 95: $(cat t95.txt)"
+# seed 0's 90% on 15 val rows is within one standard error (7.7 points) of 95: warned
+grep -q 'val has 15 rows: one standard error of that accuracy is 7.7 points' t95.txt || fail "TARGET 95: no standard error: $(cat t95.txt)"
+grep -q 'within one standard error of it' t95.txt || fail "TARGET 95: no warning at 90% against 95%: $(cat t95.txt)"
 [[ $(grep -c $'^[0-9]\t' t95.txt) == 1 ]] || fail "TARGET 95 listed seeds it did not need: $(cat t95.txt)"
 cmp -s out/best.h5 out/seed0.h5 || fail "TARGET 95: best.h5 is not seed 0's file"
 rm out/best.h5
 TARGET=50 "$tool" d.h5 out 3 "${quick[@]}" >t50.txt
 grep -q 'target 50%: met by seed 1 (2 seed(s) tried)' t50.txt || fail "TARGET 50: $(cat t50.txt)"
 [[ ! -e out/seed2.h5 ]] || fail "TARGET 50 protected a third seed after the target was met"
+# seed 1's 20% is 30 points below 50, far more than its standard error (10.3 points): no warning
+if grep -q 'within one standard error' t50.txt; then fail "TARGET 50: warned at 20%: $(cat t50.txt)"; fi
 rm out/best.h5
 TARGET=10 "$tool" d.h5 out 2 "${quick[@]}" >t10.txt
 grep -q 'target 10%: NOT met by any of 2 seed(s)' t10.txt || fail "TARGET 10: $(cat t10.txt)"
