@@ -73,10 +73,6 @@ out, n, final, target, met = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", 
 def acc(path):
     j = json.load(open(path))
     return j["clean_test_accuracy"], j["best_test_accuracy"]
-def stderr_points(path):  # one binomial standard error of a val accuracy, in points
-    j = json.load(open(path))
-    p, rows = j["clean_test_accuracy"], j["test_rows"]
-    return 100 * math.sqrt(p * (1 - p) / rows), rows
 header = ["seed", "victim_val", "victim_val_best"] + (["victim_test", "victim_test_best"] if final else [])
 print("\t".join(header))
 val = {}
@@ -90,7 +86,9 @@ best = min(range(n), key=lambda s: (val[s][0], s))
 shutil.copyfile(f"{out}/seed{best}.h5", f"{out}/best.h5.partial")
 os.replace(f"{out}/best.h5.partial", f"{out}/best.h5")
 print(f"chosen: seed {best} (victim val accuracy {100 * val[best][0]:.1f}%) -> {out}/best.h5")
-se, rows = stderr_points(f"{out}/seed{best}.val.json")
+# one binomial standard error of the chosen val accuracy, in points
+rows = json.load(open(f"{out}/seed{best}.val.json"))["test_rows"]
+se = 100 * math.sqrt(val[best][0] * (1 - val[best][0]) / rows)
 print(f"val has {rows} rows: one standard error of that accuracy is {se:.1f} points, so the test figure may differ by about as much")
 # The loop stops at the first seed that meets the target, so that seed is also the lowest.
 if target:
