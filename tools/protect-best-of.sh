@@ -70,31 +70,29 @@ done
 python3 - "$out" "$tried" "$final" "$target" "$met" <<'PY'
 import json, math, os, shutil, sys
 out, n, final, target, met = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4], sys.argv[5] == "1"
-def acc(path):
-    j = json.load(open(path))
-    return j["clean_test_accuracy"], j["best_test_accuracy"]
+def figures(report):  # a victim's final and best-epoch accuracy, in percent, for the table
+    return [f"{100 * report[k]:.1f}" for k in ("clean_test_accuracy", "best_test_accuracy")]
 header = ["seed", "victim_val", "victim_val_best"] + (["victim_test", "victim_test_best"] if final else [])
 print("\t".join(header))
 val = {}
 for s in range(n):
-    val[s] = acc(f"{out}/seed{s}.val.json")
-    cells = [str(s)] + [f"{100 * a:.1f}" for a in val[s]]
+    val[s] = json.load(open(f"{out}/seed{s}.val.json"))
+    cells = [str(s)] + figures(val[s])
     if final:
-        cells += [f"{100 * a:.1f}" for a in acc(f"{out}/seed{s}.test.json")]
+        cells += figures(json.load(open(f"{out}/seed{s}.test.json")))
     print("\t".join(cells))
-best = min(range(n), key=lambda s: (val[s][0], s))
+best = min(range(n), key=lambda s: (val[s]["clean_test_accuracy"], s))
 shutil.copyfile(f"{out}/seed{best}.h5", f"{out}/best.h5.partial")
 os.replace(f"{out}/best.h5.partial", f"{out}/best.h5")
-print(f"chosen: seed {best} (victim val accuracy {100 * val[best][0]:.1f}%) -> {out}/best.h5")
-# one binomial standard error of the chosen val accuracy, in points
-rows = json.load(open(f"{out}/seed{best}.val.json"))["test_rows"]
-se = 100 * math.sqrt(val[best][0] * (1 - val[best][0]) / rows)
+p, rows = val[best]["clean_test_accuracy"], val[best]["test_rows"]
+print(f"chosen: seed {best} (victim val accuracy {100 * p:.1f}%) -> {out}/best.h5")
+se = 100 * math.sqrt(p * (1 - p) / rows)  # one binomial standard error of that accuracy, in points
 print(f"val has {rows} rows: one standard error of that accuracy is {se:.1f} points, so the test figure may differ by about as much")
 # The loop stops at the first seed that meets the target, so that seed is also the lowest.
 if target:
     if met:
         print(f"target {float(target):g}%: met by seed {best} ({n} seed(s) tried)")
-        if 100 * val[best][0] > float(target) - se:
+        if 100 * p > float(target) - se:
             print(f"  but within one standard error of it: on test it may not be met; "
                   f"a TARGET {se:.1f} points lower leaves that margin")
     else:
