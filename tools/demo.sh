@@ -13,6 +13,7 @@ out=${SALM_DEMO_DIR:-$root/out/demo}
 ranks=${SALM_DEMO_RANKS:-2}
 config=${SALM_DEMO_CONFIG:-$root/configs/demo.ini}
 
+"$root/tools/setup.sh"
 "$root/tools/build.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 salm="$build/salm"

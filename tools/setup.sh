@@ -3,7 +3,7 @@
 #   tools/setup.sh            build + run dependencies
 #   SALM_SETUP_SLURM=1 ...    also slurm-wlm + munge (for the Slurm tests)
 #   SALM_SETUP_DATA=1 ...     also dataset-fashion-mnist (30 MB) and mricron-data (16 MB: a T1 brain MRI
-#                             and the AAL atlas, for tools/brain-patches), for the effectiveness sweeps
+#                             and the AAL atlas, for tools/research/brain-patches), for the effectiveness sweeps
 set -euo pipefail
 
 pkgs=(

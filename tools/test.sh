@@ -9,7 +9,9 @@ export SALM_SETUP_SLURM=${SALM_SETUP_SLURM:-1}
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${SALM_BUILD_DIR:-$root/build}
 
-"$root/tools/build.sh"
+"$root/tools/setup.sh"
+# The benchmark binary too: the test of tools/research/bench-protect.sh runs it on tiny settings.
+"$root/tools/build.sh" -DSALM_BUILD_BENCHMARKS=ON
 # mpirun refuses to run as root without these (CI runs as root); harmless otherwise.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 start=$(date +%s)

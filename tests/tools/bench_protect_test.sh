@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/bench-protect.sh on tiny settings (not a timing check): every run of every round happens,
+# tools/research/bench-protect.sh on tiny settings (not a timing check): every run of every round happens,
 # the raw figures are positive throughputs, and the table's bests, medians and ratios are the ones
 # the raw rounds give.
 # Environment (from CTest): SALM_ROOT, SALM_BUILD_DIR, SALM_TEST_WORK.
@@ -7,7 +7,7 @@ set -euo pipefail
 fail() { echo "FAIL: $*" >&2; exit 1; }
 work=$SALM_TEST_WORK/bench-protect
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
-ROWS=16 STEPS=1 BATCH=8 ROUNDS=2 ITERS=1 RAW=raw.tsv "$SALM_ROOT/tools/bench-protect.sh" small-cnn | tee table.md
+ROWS=16 STEPS=1 BATCH=8 ROUNDS=2 ITERS=1 RAW=raw.tsv "$SALM_ROOT/tools/research/bench-protect.sh" small-cnn | tee table.md
 python3 - <<'PY' || fail "table"
 import statistics
 raw = [l.split("\t") for l in open("raw.tsv").read().splitlines()]

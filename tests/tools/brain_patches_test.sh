@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/brain-patches on a small NIfTI pair written here (the real mricron-data volumes are not
+# tools/research/brain-patches on a small NIfTI pair written here (the real mricron-data volumes are not
 # needed): every image is the window of a centre of its lobe in the right hemisphere (train: left;
 # val/test: right, mirrored), averaged as documented; classes are balanced; val and test centres
 # are disjoint; the same options give the same bytes; salm convert reads the .npz; bad input is a one-line error and leaves no file.
@@ -8,7 +8,7 @@ set -euo pipefail
 fail() { echo "FAIL: $*" >&2; exit 1; }
 work=$SALM_TEST_WORK/brain-patches
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
-tool=$SALM_ROOT/tools/brain-patches
+tool=$SALM_ROOT/tools/research/brain-patches
 
 # A 32 x 24 x 2 volume, 1 mm, x = 0 mm at voxel 16 (the midline); T1 values that tell every
 # voxel apart within a slice; the atlas gives each of the 7 lobes a band of rows (y) in both

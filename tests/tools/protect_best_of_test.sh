@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/protect-best-of.sh end to end on tiny data (2 ranks): every seed protected and judged on
+# tools/research/protect-best-of.sh end to end on tiny data (2 ranks): every seed protected and judged on
 # the val split, the chosen file is the seed with the lowest victim val accuracy and byte-equal to
 # it, TARGET stops at the first seed that meets it, an existing best.h5 is refused, and bad
 # arguments are one-line errors.
@@ -10,7 +10,7 @@ work=$SALM_TEST_WORK/protect-best-of
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
 "$SALM_BIN" synth --out d.h5 --classes 3 --train 48 --val 15 --test 24 --size 16 --log-level warn
 export VICTIM="--model small-cnn --epochs 1 --batch-size 16"
-tool=$SALM_ROOT/tools/protect-best-of.sh
+tool=$SALM_ROOT/tools/research/protect-best-of.sh
 quick=(--model small-cnn --pgd-steps 2 --train-steps 2 --max-iters 1 --batch-size 16 --no-checkpoint)
 "$tool" d.h5 out 2 "${quick[@]}" | tee table.txt
 python3 - <<'PY' || fail "choice"

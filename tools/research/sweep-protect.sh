@@ -3,11 +3,11 @@
 # architecture on each protected copy; prints one TSV row per setting (victim clean test accuracy).
 # Not a test: it takes minutes per row on 2 CPU cores.
 #
-#   tools/sweep-protect.sh DATA OUTDIR 'NAME|protect options' ['NAME|protect options' ...]
+#   tools/research/sweep-protect.sh DATA OUTDIR 'NAME|protect options' ['NAME|protect options' ...]
 # Environment: SALM_BIN (default build/salm), RANKS (2), VICTIM ("--model vgg11 --epochs 8 --optimizer adam"),
 #              SOURCE ("--model small-cnn").
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 salm=${SALM_BIN:-$root/build/salm}
 data=$1 out=$2
 shift 2
@@ -17,7 +17,8 @@ source_model=${SOURCE:---model small-cnn}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 run() { mpirun -n "$ranks" "$salm" "$@"; }
 mkdir -p "$out"
-acc() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(f\"{100*j['clean_test_accuracy']:.1f}\t{100*j['best_test_accuracy']:.1f}\")" "$1"; }
+json_get=$root/tools/json-get
+acc() { "$json_get" --scale 100 --format .1f "$1" clean_test_accuracy best_test_accuracy; }
 if [[ ! -f "$out/clean.json" ]]; then
   run evaluate --data "$data" $victim --report "$out/clean.json" --log-level warn
 fi
@@ -32,6 +33,7 @@ for spec in "$@"; do
   if [[ ! -f "$out/$name.victim.json" ]]; then
     run evaluate --data "$data" --noise "$out/$name.h5" $victim --report "$out/$name.victim.json" --log-level warn
   fi
-  p=$(python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(f\"{100*j['final_train_accuracy']:.1f}\t{j['iterations']}\t{j['seconds']['total']:.0f}\")" "$out/$name.noise.json")
+  p=$(printf '%s\t%s\t%s' "$("$json_get" --scale 100 --format .1f "$out/$name.noise.json" final_train_accuracy)" \
+    "$("$json_get" "$out/$name.noise.json" iterations)" "$("$json_get" --format .0f "$out/$name.noise.json" seconds.total)")
   printf '%s\t%s\t%s\n' "$name" "$(acc "$out/$name.victim.json")" "$p"
 done

@@ -15,13 +15,13 @@
 # salm 2x1, plain 2 threads, salm 1x2, two plain loops at once). Each throughput is the best of
 # its rounds (the run least disturbed, as timeit's minimum) with the median in brackets; the
 # ratios are those of the bests, with the median of the per-round ratios (runs seconds apart).
-#   tools/bench-protect.sh [models...]        (default: small-cnn resnet18)
+#   tools/research/bench-protect.sh [models...]        (default: small-cnn resnet18)
 # Environment: ROWS (images protected, default 512), STEPS (PGD steps, default 10), BATCH (128),
 #              ITERS (outer iterations of each salm run, default 1),
 #              ROUNDS (default 3), RAW (a file to append one TSV line per round to: model, plain
 #              1x1, salm 1x1, salm 2x1, plain 1x2, salm 1x2, two plain loops at once).
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${SALM_BUILD_DIR:-$root/build}
 models=("$@")
 [[ $# -eq 0 ]] && models=(small-cnn resnet18)
@@ -29,21 +29,26 @@ rows=${ROWS:-512} steps=${STEPS:-10} batch=${BATCH:-128} rounds=${ROUNDS:-3} ite
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The plain loop is built only when asked (-DSALM_BUILD_BENCHMARKS=ON): ask now if it is missing.
+if [[ ! -x "$build/salm_bench_pgd" ]]; then
+  SALM_BUILD_DIR=$build "$root/tools/build.sh" -DSALM_BUILD_BENCHMARKS=ON >/dev/null
+fi
 "$build/salm" synth --out "$work/data.h5" --train "$rows" --val 0 --test 9 --log-level warn
-field() { python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))[sys.argv[2]], 1))" "$1" "$2"; }
+json_get=$root/tools/json-get
+field() { "$json_get" --format .1f "$1" "$2"; }
 plain_steps=$(( rows * steps * iters / batch > 10 ? rows * steps * iters / batch : 10 ))
 plain() {  # model threads [taskset cpu list]
   local pin=()
   [[ $# -gt 2 ]] && pin=(taskset -c "$3")
   "${pin[@]}" "$build/salm_bench_pgd" --model "$1" --batch "$batch" --steps "$plain_steps" --threads "$2" |
-    python3 -c "import json,sys; print(json.load(sys.stdin)['image_steps_per_second'])"
+    "$json_get" - image_steps_per_second
 }
 plain_pair() {  # model: two 1-thread plain loops at once, one per core; their throughputs summed
   plain "$1" 1 0 >"$work/pair0" &
   local first=$!
   plain "$1" 1 $((1 % $(nproc))) >"$work/pair1"
   wait "$first"  # a bare `wait` returns 0 even when the background loop failed
-  python3 -c "import sys; print(round(float(sys.argv[1]) + float(sys.argv[2]), 1))" "$(cat "$work/pair0")" "$(cat "$work/pair1")"
+  awk -v a="$(cat "$work/pair0")" -v b="$(cat "$work/pair1")" 'BEGIN { printf "%.1f\n", a + b }'
 }
 protect() {  # ranks threads model tag
   # mpirun binds each rank to one core by default: threads > 1 need --bind-to none.

@@ -2,10 +2,10 @@
 # Protects a dataset with N protect seeds and keeps the noise file that a simulated attacker
 # learns least from, judged on the clean *val* split (never the test split): for each seed, salm
 # protect, then salm evaluate --eval-split val with a victim of another architecture. The protect
-# seed moves the victim by up to 37 points on the built-in data (README, "Effectiveness"), much more
+# seed moves the victim by up to 37 points on the built-in data (docs/effectiveness.md), much more
 # than the victim's own seed, so choosing among a few seeds is what a data owner can do about it.
 #
-#   tools/protect-best-of.sh DATA OUTDIR N [protect options...]
+#   tools/research/protect-best-of.sh DATA OUTDIR N [protect options...]
 # Writes OUTDIR/seedS.h5 and reports for every seed (and OUTDIR/settings.txt: a resumed run must
 # use the same data, victim and protect options), then copies the chosen one to OUTDIR/best.h5
 # and prints a TSV (seed, victim val accuracy, victim best epoch). With FINAL_TEST=1 every seed's
@@ -18,10 +18,10 @@
 # Environment: SALM_BIN (default build/salm), RANKS (2), VICTIM ("--model vgg11 --epochs 8 --optimizer adam"),
 #              FINAL_TEST (0), TARGET (none).
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 salm=${SALM_BIN:-$root/build/salm}
 if (($# < 3)); then
-  echo "usage: [TARGET=P] [FINAL_TEST=1] [VICTIM=...] [RANKS=R] tools/protect-best-of.sh DATA OUTDIR N [protect options...]" >&2
+  echo "usage: [TARGET=P] [FINAL_TEST=1] [VICTIM=...] [RANKS=R] tools/research/protect-best-of.sh DATA OUTDIR N [protect options...]" >&2
   exit 2
 fi
 data=$1 out=$2 n=$3
@@ -39,8 +39,8 @@ if [[ -e "$out/best.h5" ]]; then
   exit 2
 fi
 # the choice needs a val split: say so now, not after the first protect run
-"$salm" inspect "$data" --json | python3 -c "import json,sys; sys.exit(0 if json.load(sys.stdin)['splits'].get('val', {}).get('rows', 0) > 0 else 1)" \
-  || { echo "protect-best-of: $data: no val split to judge the seeds on (salm synth --val N; MedMNIST files have one)" >&2; exit 2; }
+val_rows=$("$salm" inspect "$data" --json | "$root/tools/json-get" --default 0 - splits.val.rows)
+[[ "$val_rows" -gt 0 ]] || { echo "protect-best-of: $data: no val split to judge the seeds on (salm synth --val N; MedMNIST files have one)" >&2; exit 2; }
 mkdir -p "$out"
 # What the seeds' files were made with: a resumed run must use the same, or its files would mix in.
 settings=$(printf '%s\n' "data $data" "victim $victim" "protect $*")
@@ -52,7 +52,7 @@ printf '%s\n' "$settings" >"$out/settings.txt"
 
 final=${FINAL_TEST:-0}
 # whether a seed's val victim (report $1) is at or below the target (percent $2)
-meets() { python3 -c "import json,sys; sys.exit(0 if 100 * json.load(open(sys.argv[1]))['clean_test_accuracy'] <= float(sys.argv[2]) + 1e-9 else 1)" "$1" "$2"; }
+meets() { awk -v a="$("$root/tools/json-get" --scale 100 "$1" clean_test_accuracy)" -v t="$2" 'BEGIN { exit !(a <= t + 1e-9) }'; }
 tried=0 met=0
 for ((s = 0; s < n; s++)); do
   # a seed already done (same OUTDIR, same settings) is reused: the loop resumes after an interruption
