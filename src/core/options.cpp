@@ -8,46 +8,74 @@
 
 namespace salm {
 
-namespace {
-bool one_of(const std::string& v, std::initializer_list<const char*> names) {
-  for (const char* n : names)
-    if (v == n) return true;
-  return false;
+namespace opt {
+
+const std::vector<std::pair<Method, const char*>>& EnumNames<Method>::values() {
+  static const std::vector<std::pair<Method, const char*>> v{
+      {Method::salm, "salm"}, {Method::em, "em"}, {Method::tap, "tap"}, {Method::sp, "sp"}, {Method::random, "random"}};
+  return v;
 }
-}  // namespace
+const std::vector<std::pair<MaskUpdate, const char*>>& EnumNames<MaskUpdate>::values() {
+  static const std::vector<std::pair<MaskUpdate, const char*>> v{{MaskUpdate::every, "every"}, {MaskUpdate::once, "once"}};
+  return v;
+}
+const std::vector<std::pair<MaskScore, const char*>>& EnumNames<MaskScore>::values() {
+  static const std::vector<std::pair<MaskScore, const char*>> v{{MaskScore::gradient, "gradient"},
+                                                                {MaskScore::feasible, "feasible"}};
+  return v;
+}
+const std::vector<std::pair<MaskScope, const char*>>& EnumNames<MaskScope>::values() {
+  static const std::vector<std::pair<MaskScope, const char*>> v{{MaskScope::sample, "sample"}, {MaskScope::klass, "class"}};
+  return v;
+}
+const std::vector<std::pair<Init, const char*>>& EnumNames<Init>::values() {
+  static const std::vector<std::pair<Init, const char*>> v{
+      {Init::zero, "zero"}, {Init::uniform, "uniform"}, {Init::klass, "class"}, {Init::texture, "texture"}};
+  return v;
+}
+const std::vector<std::pair<Augment, const char*>>& EnumNames<Augment>::values() {
+  static const std::vector<std::pair<Augment, const char*>> v{{Augment::none, "none"}, {Augment::flip_crop, "flip-crop"}};
+  return v;
+}
+const std::vector<std::pair<Optimizer, const char*>>& EnumNames<Optimizer>::values() {
+  static const std::vector<std::pair<Optimizer, const char*>> v{{Optimizer::sgd, "sgd"}, {Optimizer::adam, "adam"}};
+  return v;
+}
+
+std::string format(const Value& v) {
+  return std::visit(
+      [](const auto& x) -> std::string {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::monostate>) return "";
+        else if constexpr (std::is_same_v<T, bool>) return x ? "true" : "false";
+        else if constexpr (std::is_same_v<T, double>) return fmt::format("{:.9g}", x);
+        else return fmt::format("{}", x);
+      },
+      v);
+}
+
+namespace detail {
+void out_of_domain(const char* name, double got, double scale, const std::optional<double>& lo, bool lo_open,
+                   const std::optional<double>& hi, bool hi_open) {
+  std::string domain;
+  if (lo && hi) domain = fmt::format("in {}{:g}, {:g}{}", lo_open ? "(" : "[", *lo, *hi, hi_open ? ")" : "]");
+  else if (lo) domain = fmt::format("{} {:g}", lo_open ? ">" : ">=", *lo);
+  else if (hi) domain = fmt::format("{} {:g}", hi_open ? "<" : "<=", *hi);
+  else domain = "a finite number";
+  throw UsageError(fmt::format("--{} must be {}, got {:g}", name, domain, got * scale));
+}
+}  // namespace detail
+
+}  // namespace opt
 
 void ProtectOptions::validate() const {
-  if (!one_of(method, {"salm", "em", "tap", "sp", "random"}))
-    throw UsageError(fmt::format("--method: unknown method '{}' (salm, em, tap, sp, random)", method));
-  if (!(k > 0 && k <= 100)) throw UsageError(fmt::format("--k must be in (0, 100], got {}", k));
-  if (!(epsilon > 0 && epsilon <= 1)) throw UsageError(fmt::format("--epsilon must be in (0, 255] (1/255 units), got {}", epsilon * 255));
-  if (!(step_size > 0)) throw UsageError(fmt::format("--step-size must be positive, got {}", step_size * 255));
-  if (pgd_steps < 1) throw UsageError("--pgd-steps must be at least 1");
-  if (train_steps < 0) throw UsageError("--train-steps must be >= 0");
-  if (max_iters < 1) throw UsageError("--max-iters must be at least 1");
-  if (reinit_every < 0) throw UsageError("--reinit-every must be >= 0");
-  if (stop_acc < 0 || stop_acc > 1) throw UsageError(fmt::format("--stop-acc must be in [0, 1], got {}", stop_acc));
-  if (batch_size < 1) throw UsageError("--batch-size must be at least 1");
-  if (!(lr > 0)) throw UsageError("--lr must be positive");
-  if (momentum < 0 || momentum >= 1) throw UsageError("--momentum must be in [0, 1)");
-  if (weight_decay < 0) throw UsageError("--weight-decay must be >= 0");
-  if (!one_of(mask_update, {"every", "once"})) throw UsageError(fmt::format("--mask-update: '{}' (every, once)", mask_update));
-  if (!one_of(mask_score, {"gradient", "feasible"}))
-    throw UsageError(fmt::format("--mask-score: '{}' (gradient, feasible)", mask_score));
-  if (!one_of(mask_scope, {"sample", "class"}))
-    throw UsageError(fmt::format("--mask-scope: '{}' (sample, class)", mask_scope));
-  if (!one_of(init, {"zero", "uniform", "class", "texture"}))
-    throw UsageError(fmt::format("--init: '{}' (zero, uniform, class, texture)", init));
-  if (eot_samples < 1) throw UsageError("--eot-samples must be at least 1");
-  if (!one_of(eot_transforms, {"none", "flip-crop"}))
-    throw UsageError(fmt::format("--eot-transforms: '{}' (none, flip-crop)", eot_transforms));
-  if (subset < 0) throw UsageError("--subset must be >= 0");
-  if (!one_of(split, {"train", "val", "test"})) throw UsageError(fmt::format("--split: '{}' (train, val, test)", split));
+  opt::validate_fields(*this);
+  if (split != "train" && split != "val" && split != "test")
+    throw UsageError(fmt::format("--split: unknown value '{}' (one of: train, val, test)", split));
 }
 
 std::int64_t ProtectOptions::mask_pixels(std::int64_t pixels) const {
-  double kk = masked() ? k : 100.0;
-  auto m = static_cast<std::int64_t>(std::ceil(kk / 100.0 * static_cast<double>(pixels) - 1e-9));
+  auto m = static_cast<std::int64_t>(std::ceil(effective_k() / 100.0 * static_cast<double>(pixels) - 1e-9));
   return std::max<std::int64_t>(1, std::min(m, pixels));
 }
 

@@ -1,4 +1,5 @@
 #include "salm/data/dataset.hpp"
+#include "salm/data/reader.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -25,6 +26,21 @@ Task parse_task(const std::string& s) {
   throw UsageError(fmt::format(
       "unknown task '{}' (multi-class, multi-label, binary-class, ordinal-regression)", s));
 }
+
+}  // namespace salm::data
+
+namespace salm::opt {
+const std::vector<std::pair<data::Task, const char*>>& EnumNames<data::Task>::values() {
+  using data::Task;
+  static const std::vector<std::pair<Task, const char*>> v{{Task::multi_class, "multi-class"},
+                                                           {Task::multi_label, "multi-label"},
+                                                           {Task::binary_class, "binary-class"},
+                                                           {Task::ordinal_regression, "ordinal-regression"}};
+  return v;
+}
+}  // namespace salm::opt
+
+namespace salm::data {
 
 std::string check_labels(const std::vector<std::int64_t>& labels, std::int64_t label_dim, Task task,
                          std::int64_t num_classes, const std::string& what, std::int64_t row_offset) {

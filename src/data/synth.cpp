@@ -138,10 +138,7 @@ void render(const SynthOptions& opt, std::int64_t label, Rng& r, std::uint8_t* o
 }  // namespace
 
 void SynthOptions::validate() const {
-  if (classes < 2 || classes > 1000) throw UsageError(fmt::format("--classes must be in [2, 1000], got {}", classes));
-  if (train < 1) throw UsageError(fmt::format("--train must be at least 1, got {}", train));
-  if (val < 0 || test < 1) throw UsageError(fmt::format("--val must be >= 0 and --test >= 1 (got {}, {})", val, test));
-  if (size < 16 || size > 1024) throw UsageError(fmt::format("--size must be in [16, 1024], got {}", size));
+  opt::validate_fields(*this);
   if (channels != 1 && channels != 3) throw UsageError(fmt::format("--channels must be 1 or 3, got {}", channels));
   if (ambiguity < 0 || ambiguity > 1) throw UsageError("ambiguity must be in [0, 1]");
 }

@@ -10,31 +10,13 @@
 
 #include "salm/core/error.hpp"
 #include "salm/core/rng.hpp"
+#include "salm/data/tensors.hpp"
 #include "salm/eval/auc.hpp"
 #include "salm/models/models.hpp"
 #include "salm/models/training.hpp"
 
 namespace salm::eval {
-namespace {
 
-at::Tensor to_images(const data::SplitData& d) {
-  return models::images_to_tensor(d.images.data(), d.rows(), d.shape.height, d.shape.width, d.shape.channels);
-}
-
-at::Tensor to_labels(const data::SplitData& d, bool multi_label) {
-  auto l = torch::tensor(d.labels, torch::kLong);
-  return multi_label ? l.view({d.rows(), d.shape.label_dim}).to(torch::kFloat) : l;
-}
-
-}  // namespace
-
-void VictimOptions::validate() const {
-  if (epochs < 1) throw UsageError("--epochs must be at least 1");
-  if (batch_size < 1) throw UsageError("--batch-size must be at least 1");
-  if (lr < 0) throw UsageError("--lr must be positive");
-  if (optimizer != "sgd" && optimizer != "adam") throw UsageError(fmt::format("--optimizer: '{}' (sgd, adam)", optimizer));
-  if (augment != "none" && augment != "flip-crop") throw UsageError(fmt::format("--augment: '{}' (none, flip-crop)", augment));
-}
 
 double chance_accuracy(const std::vector<std::int64_t>& counts, std::int64_t rows, bool multi_label) {
   if (rows <= 0 || counts.empty()) return 0;
@@ -52,13 +34,13 @@ VictimResult train_victim(const VictimOptions& opt, const data::SplitData& train
   opt.validate();
   const bool multi = info.task == data::Task::multi_label;
   auto t_start = std::chrono::steady_clock::now();
-  auto x = to_images(train), y = to_labels(train, multi);
-  auto xt = to_images(test), yt = to_labels(test, multi);
+  auto x = data::images_to_tensor(train), y = data::labels_to_tensor(train, multi);
+  auto xt = data::images_to_tensor(test), yt = data::labels_to_tensor(test, multi);
   torch::manual_seed(derive_seed(opt.seed, {hash_name("victim")}));
   auto model = models::make_model({opt.model, train.shape.channels, train.shape.height, info.num_classes});
   models::broadcast_model(*model, comm);  // the same initial model on every rank
   std::unique_ptr<torch::optim::Optimizer> optimizer;
-  if (opt.optimizer == "adam")
+  if (opt.optimizer == Optimizer::adam)
     optimizer = std::make_unique<torch::optim::Adam>(model->parameters(), torch::optim::AdamOptions(opt.learning_rate()));
   else
     optimizer = std::make_unique<torch::optim::SGD>(
@@ -73,7 +55,7 @@ VictimResult train_victim(const VictimOptions& opt, const data::SplitData& train
     // Cosine learning-rate schedule over the epochs.
     double lr = opt.learning_rate() * 0.5 * (1 + std::cos(M_PI * epoch / opt.epochs));
     for (auto& g : optimizer->param_groups()) {
-      if (opt.optimizer == "adam") static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
+      if (opt.optimizer == Optimizer::adam) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
       else static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
     }
     auto order = models::permutation(total_train, opt.seed, {hash_name("epoch"), static_cast<std::uint64_t>(epoch)});
@@ -84,11 +66,11 @@ VictimResult train_victim(const VictimOptions& opt, const data::SplitData& train
           *model, *optimizer, batch, train.row_begin, train.rows(),
           [&](const at::Tensor& idx) {
             auto xb = x.index_select(0, idx);
-            if (opt.augment != "flip-crop") return xb;
+            if (opt.augment != Augment::flip_crop) return xb;
             const auto* local = idx.data_ptr<std::int64_t>();  // the global rows, for per-row draws
             std::vector<std::int64_t> rows(local, local + idx.size(0));
             for (auto& r : rows) r += train.row_begin;
-            return models::flip_crop(xb, rows, derive_seed(opt.seed, {hash_name("augment"), static_cast<std::uint64_t>(epoch)}));
+            return data::flip_crop(xb, rows, derive_seed(opt.seed, {hash_name("augment"), static_cast<std::uint64_t>(epoch)}));
           },
           y, multi, comm);
       sums[0] += r.loss_sum;

@@ -7,11 +7,14 @@
 
 #include <fstream>
 #include <memory>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "salm/core/error.hpp"
+#include "salm/io/publish.hpp"
 
 namespace salm::io {
 
@@ -35,6 +38,39 @@ void write_noise_rows(H5File& f, const NoiseRows& r) {
 }
 
 bool is_noise_file(const H5File& f) { return f.exists("/delta") && f.exists("/mask") && f.exists("/protected"); }
+
+void write_attributes(H5File& f, const Attributes& attrs) {
+  for (const auto& [k, v] : attrs)
+    std::visit(
+        [&, key = k](const auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, std::monostate>) return;
+          else if constexpr (std::is_same_v<T, bool>) f.set_attr("/", key, std::int64_t{x});
+          else f.set_attr("/", key, x);
+        },
+        v);
+}
+
+void write_noise_file(const std::string& path, bool overwrite, dist::Communicator& comm, const NoiseLayout& layout,
+                      const NoiseRows& rows, const Attributes& attrs) {
+  AtomicH5Output out(path, overwrite, comm);
+  create_noise_layout(out.file(), layout);
+  write_noise_rows(out.file(), rows);
+  write_attributes(out.file(), attrs);
+  out.commit();
+}
+
+NoiseFile NoiseFile::open(const std::string& path) {
+  auto f = H5File::open_read(path);
+  if (!is_noise_file(f)) throw InputError(path, "not a salm noise file (no /delta, /mask, /protected)");
+  return NoiseFile(std::move(f));
+}
+
+std::int64_t NoiseFile::rows() const { return file_.dims("/protected").at(0); }
+
+std::string NoiseFile::split() const { return file_.attr_string("/", "split").value_or("train"); }
+
+std::optional<std::string> NoiseFile::source() const { return file_.attr_string("/", "source"); }
 
 namespace {
 

@@ -170,17 +170,15 @@ LoopResult targeted_poisoning(const ProtectOptions& opt, const ShardTensors& s, 
 
 }  // namespace
 
-bool is_baseline(const std::string& method) { return method == "random" || method == "sp" || method == "tap"; }
-
 LoopResult run_baseline(const ProtectOptions& opt, const ShardTensors& shard, std::shared_ptr<models::Net> model,
                         dist::Communicator& comm, const LoopHooks& hooks) {
-  if (opt.method == "random") return random_noise(opt, shard);
-  if (opt.method == "sp") return synthetic_shortcut(opt, shard);
-  if (opt.method == "tap") {
+  if (opt.method == Method::random) return random_noise(opt, shard);
+  if (opt.method == Method::sp) return synthetic_shortcut(opt, shard);
+  if (opt.method == Method::tap) {
     SALM_CHECK(model != nullptr, "tap needs a source model");
     return targeted_poisoning(opt, shard, *model, comm, hooks);
   }
-  throw UsageError("--method: '" + opt.method + "' is not a baseline");
+  throw UsageError("--method: '" + opt::to_string(opt.method) + "' is not a baseline");
 }
 
 }  // namespace salm::methods

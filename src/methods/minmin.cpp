@@ -13,6 +13,7 @@
 #include "salm/core/error.hpp"
 #include "salm/core/progress.hpp"
 #include "salm/core/rng.hpp"
+#include "salm/data/tensors.hpp"
 #include "salm/models/training.hpp"
 
 namespace salm::methods {
@@ -82,8 +83,8 @@ struct MinMin::Impl {
 
   /// The j-th random transformation (flip + crop with 2 px padding) of rows `rows` for `salt`.
   at::Tensor transform(const at::Tensor& x, const std::vector<std::int64_t>& rows, std::uint64_t salt) const {
-    if (opt.eot_transforms == "none") return x;
-    return models::flip_crop(x, rows, derive_seed(opt.seed, {key("eot"), salt}));
+    if (opt.eot_transforms == Augment::none) return x;
+    return data::flip_crop(x, rows, derive_seed(opt.seed, {key("eot"), salt}));
   }
 
   /// Gradient of the mean loss w.r.t. the input x+d, averaged over the EOT transformations.
@@ -107,14 +108,14 @@ struct MinMin::Impl {
   ///  says the class wherever the mask falls.
   at::Tensor init_noise(const at::Tensor& xb, const at::Tensor& yb, std::int64_t first_row) const {
     auto d = torch::zeros_like(xb);
-    if (opt.init == "zero") return d;
+    if (opt.init == Init::zero) return d;
     const std::int64_t c = xb.size(1), h = xb.size(2), w = xb.size(3);
     for (std::int64_t i = 0; i < xb.size(0); ++i) {
-      bool per_class = opt.init != "uniform" && !shard->multi_label;
+      bool per_class = opt.init != Init::uniform && !shard->multi_label;
       std::uint64_t id = per_class ? static_cast<std::uint64_t>(yb[i].item<std::int64_t>())
                                    : static_cast<std::uint64_t>(first_row + i);
-      std::uint64_t seed = derive_seed(opt.seed, {key(opt.init.c_str()), id});
-      if (opt.init == "texture" && per_class) {
+      std::uint64_t seed = derive_seed(opt.seed, {key(opt::to_string(opt.init).c_str()), id});
+      if (opt.init == Init::texture && per_class) {
         Rng r(seed);
         std::uniform_real_distribution<double> u(0.0, 1.0);
         double theta = u(r) * 3.14159265358979, freq = 0.15 + 0.25 * u(r);
@@ -151,7 +152,7 @@ struct MinMin::Impl {
 
   // ---- noise stage -------------------------------------------------------------------------
   at::Tensor importance(const at::Tensor& g, const at::Tensor& xb, const at::Tensor& db) const {
-    if (opt.mask_score == "gradient") return g.abs().sum(1);
+    if (opt.mask_score == MaskScore::gradient) return g.abs().sum(1);
     // Only the part of the descent step that the box [0,1] and the budget let through counts.
     auto v = xb + db;
     auto down = torch::minimum(db + opt.epsilon, v);        // room to decrease (g > 0)
@@ -212,7 +213,7 @@ struct MinMin::Impl {
     std::uint64_t salt = derive_seed(0, {static_cast<std::uint64_t>(iter), static_cast<std::uint64_t>(batch)});
 
     bool fresh = have.min().item<std::uint8_t>() == 0;
-    bool recompute = opt.method == "salm" && (opt.mask_update == "every" || fresh);
+    bool recompute = opt.method == Method::salm && (opt.mask_update == MaskUpdate::every || fresh);
     if (fresh) {  // first time these rows get a mask: start from the chosen initial noise
       auto init = init_noise(xb, yb, s.row_begin + begin);
       db = torch::where(have.view({-1, 1, 1, 1}).to(torch::kBool), db, init);
@@ -221,7 +222,7 @@ struct MinMin::Impl {
     // The gradient that ranks the pixels is also the first PGD step's: the mask costs no extra
     // forward and backward (measured: 11 gradients for 10 steps cost small-cnn 9% of its rate).
     at::Tensor first_grad;
-    if (opt.method == "em") {
+    if (opt.method == Method::em) {
       mb.fill_(1);
     } else if (recompute) {
       first_grad = input_grad(xb, db, yb, rows, derive_seed(salt, {key("mask")}));
@@ -232,7 +233,7 @@ struct MinMin::Impl {
                              1e-6 * normalised_importance(first_grad, xb, db).to(torch::kDouble)
                        : importance(first_grad, xb, db);
       auto newmask = top_pixels_mask(score, m);
-      if (opt.mask_update == "once") newmask = torch::where(have.view({-1, 1, 1}).to(torch::kBool), mb, newmask);
+      if (opt.mask_update == MaskUpdate::once) newmask = torch::where(have.view({-1, 1, 1}).to(torch::kBool), mb, newmask);
       mb.copy_(newmask);
     }
     have.fill_(1);
@@ -299,7 +300,7 @@ LoopResult MinMin::run(const ShardTensors& shard, std::optional<NoiseState> resu
   const auto& opt = im.opt;
   im.shard = &shard;
   im.m = opt.mask_pixels(shard.x.size(2) * shard.x.size(3));
-  if (opt.method == "salm" && opt.mask_scope == "class" && shard.multi_label)
+  if (opt.method == Method::salm && opt.mask_scope == MaskScope::klass && shard.multi_label)
     throw UsageError("--mask-scope class needs one class per image; this dataset is multi-label");
   LoopResult res;
   NoiseState st;
@@ -343,7 +344,7 @@ LoopResult MinMin::run(const ShardTensors& shard, std::optional<NoiseState> resu
       im.set_requires_grad(false);  // input gradients only: ~1/3 cheaper than a full backward
       // Pooled once per stage, before any row changes; a stage resumed midway keeps the
       // checkpointed pool, so a resumed run equals an uninterrupted one.
-      bool pool = opt.method == "salm" && opt.mask_scope == "class" && (opt.mask_update == "every" || it == 0);
+      bool pool = opt.method == Method::salm && opt.mask_scope == MaskScope::klass && (opt.mask_update == MaskUpdate::every || it == 0);
       if (pool && st.pos.step == 0) {
         auto t0 = Clock::now();
         st.class_score = im.class_importance(st, it);

@@ -12,26 +12,6 @@
 
 namespace salm::models {
 
-at::Tensor images_to_tensor(const std::uint8_t* data, std::int64_t n, std::int64_t h, std::int64_t w, std::int64_t c) {
-  auto t = torch::from_blob(const_cast<std::uint8_t*>(data), {n, h, w, c}, torch::kUInt8);
-  return t.permute({0, 3, 1, 2}).to(torch::kFloat).div_(255.0).contiguous();
-}
-
-at::Tensor flip_crop(const at::Tensor& x, const std::vector<std::int64_t>& rows, std::uint64_t seed) {
-  const std::int64_t pad = 2, h = x.size(2), w = x.size(3);
-  auto padded = torch::constant_pad_nd(x, {pad, pad, pad, pad}, 0);
-  std::vector<at::Tensor> out;
-  out.reserve(rows.size());
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    Rng r(derive_seed(seed, {static_cast<std::uint64_t>(rows[i])}));
-    auto oy = static_cast<std::int64_t>(r() % (2 * pad + 1)), ox = static_cast<std::int64_t>(r() % (2 * pad + 1));
-    auto xi = padded[static_cast<std::int64_t>(i)].narrow(1, oy, h).narrow(2, ox, w);
-    if (r() & 1) xi = xi.flip({2});
-    out.push_back(xi);
-  }
-  return torch::stack(out);
-}
-
 at::Tensor task_loss(const at::Tensor& logits, const at::Tensor& y, bool multi_label, bool sum) {
   auto red = sum ? at::Reduction::Sum : at::Reduction::Mean;
   if (multi_label) {

@@ -4,7 +4,7 @@
 // Built-in data (1,000 train rows of 28x28x3, 9 classes), the strong profile
 // (configs/protect-small-cnn-strong.ini: small-CNN source, k = 30%, eps = 8/255), a VGG-11 victim
 // (Adam, 8 epochs) trained on the uint8 /protected images and tested on the clean test split.
-// Measured on this setting over protect seeds 0-4 (README, "One rank or two"): clean 81.6%,
+// Measured on this setting over protect seeds 0-4 (docs/results/2026-12-ranks-and-seeds.md): clean 81.6%,
 // protected 18.8-41.8% with either rank count. The bounds below leave a margin for other CPUs'
 // floating point, not for a protection that stopped working: a broken min-min leaves the victim
 // near its clean accuracy.

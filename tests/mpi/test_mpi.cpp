@@ -1,5 +1,5 @@
 // Tests that need several ranks (run under mpirun -n 2, and -n 1): the MPI communicator,
-// collective parallel HDF5 writes, atomic publication, and sharded reads.
+// collective parallel HDF5 writes, atomic publication, sharded reads, and the data-parallel step.
 #include <gtest/gtest.h>
 #include <mpi.h>
 #include <torch/torch.h>
@@ -14,6 +14,8 @@
 #include "salm/dist/nccl_communicator.hpp"
 #include "salm/dist/shard.hpp"
 #include "salm/io/publish.hpp"
+#include "salm/models/models.hpp"
+#include "salm/models/training.hpp"
 #include "test_support.hpp"
 
 using namespace salm;
@@ -166,4 +168,47 @@ TEST(ParallelH5, ShardedDatasetWriteAndRead) {
     EXPECT_EQ(comm.allreduce_scalar(mine.rows()), reader->shape(split).rows);
   }
   comm.barrier();
+}
+
+namespace {
+/// A model without batch norm: the data-parallel step on R ranks is then the one-rank step on
+/// the whole global batch (batch norm would normalise each rank's rows by their own statistics).
+struct LinearNet : models::Net {
+  torch::nn::Linear fc{nullptr};
+  LinearNet() { fc = register_module("fc", torch::nn::Linear(4 * 4 * 1, 3)); }
+  at::Tensor forward(const at::Tensor& x) override { return fc(x.flatten(1)); }
+};
+}  // namespace
+
+TEST(DataParallelStep, TwoRanksTakeTheOneRankStepOnTheWholeBatch) {
+  dist::MpiCommunicator comm;
+  const std::int64_t n = 16;
+  torch::manual_seed(5);
+  auto x = torch::rand({n, 1, 4, 4});
+  auto y = torch::arange(n, torch::kLong) % 3;
+  std::vector<std::int64_t> batch{14, 3, 9, 0, 7, 12, 5, 10, 1, 15};  // global rows, the same on every rank
+  auto mine = dist::shard_of(n, comm.rank(), comm.size());
+  auto make = [] {
+    torch::manual_seed(1);
+    return std::make_shared<LinearNet>();
+  };
+  auto a = make(), b = make();
+  torch::optim::SGD sa(a->parameters(), torch::optim::SGDOptions(0.5).momentum(0.9));
+  torch::optim::SGD sb(b->parameters(), torch::optim::SGDOptions(0.5).momentum(0.9));
+  auto xl = x.narrow(0, mine.begin, mine.size()), yl = y.narrow(0, mine.begin, mine.size());
+  dist::SelfCommunicator self;
+  for (int step = 0; step < 3; ++step) {
+    auto r = models::data_parallel_step(*a, sa, batch, mine.begin, mine.size(),
+                                        [&](const at::Tensor& i) { return xl.index_select(0, i); }, yl, false, comm);
+    models::data_parallel_step(*b, sb, batch, 0, n, [&](const at::Tensor& i) { return x.index_select(0, i); }, y, false,
+                               self);
+    EXPECT_EQ(comm.allreduce_scalar(r.rows), static_cast<std::int64_t>(batch.size()));
+  }
+  auto pa = a->parameters(), pb = b->parameters();
+  for (std::size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::allclose(pa[i], pb[i], 1e-5, 1e-6)) << i;
+  // ... and every rank holds the same model.
+  auto w = pa[0].clone();
+  std::vector<at::Tensor> ws{w};
+  comm.allreduce(ws, dist::ReduceOp::max);
+  EXPECT_TRUE(torch::equal(w, pa[0]));
 }

@@ -9,7 +9,14 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <stb_image.h>
 
+#include "salm/data/reader.hpp"
+#include "salm/io/h5.hpp"
+#include "salm/io/noise_file.hpp"
+
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -146,6 +153,81 @@ std::string read_file(const std::string& path) {
   std::ostringstream s;
   s << f.rdbuf();
   return s.str();
+}
+
+Tiny::Tiny() : data(dir_.file("tiny.h5")), unused_noise(dir_.file("never-read.h5")) {
+  auto r = run_salm({"synth", "--out", data, "--classes", "3", "--train", "48", "--val", "0", "--test", "24", "--size", "16"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+const std::string& Tiny::noise() const {
+  if (noise_.empty()) {
+    noise_ = dir_.file("noise.h5");
+    auto r = run_salm({"protect", "--data", data, "--out", noise_, "--model", "small-cnn", "--pgd-steps", "3",
+                       "--train-steps", "2", "--max-iters", "2", "--batch-size", "16", "--stop-acc", "0"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  }
+  return noise_;
+}
+
+DecodedPng decode_png(const std::string& png) {
+  DecodedPng d;
+  int comp = 0;
+  unsigned char* p = stbi_load_from_memory(reinterpret_cast<const unsigned char*>(png.data()), static_cast<int>(png.size()),
+                                           &d.w, &d.h, &comp, 3);
+  EXPECT_NE(p, nullptr) << "not a PNG stb can read";
+  if (p) {
+    d.rgb.assign(p, p + static_cast<std::size_t>(d.w) * static_cast<std::size_t>(d.h) * 3);
+    stbi_image_free(p);
+  }
+  return d;
+}
+
+/// Checks the promises every noise file keeps, against the source data.
+void check_guarantees(const std::string& noise, double k, double eps255) {
+  auto f = io::H5File::open_read(noise);
+  ASSERT_TRUE(io::is_noise_file(f));
+  auto d = f.dims("/delta");
+  ASSERT_EQ(d.size(), 4u);
+  const std::int64_t n = d[0], h = d[1], w = d[2], c = d[3];
+  auto delta = f.read_all<float>("/delta");
+  auto mask = f.read_all<std::uint8_t>("/mask");
+  auto prot = f.read_all<std::uint8_t>("/protected");
+  auto index = f.read_all<std::int64_t>("/index");
+  auto labels = f.read_all<std::int64_t>("/labels");
+  auto src = data::open_dataset(f.attr_string("/", "source").value())->read_all("train");
+  const std::int64_t m = static_cast<std::int64_t>(std::ceil(k / 100.0 * static_cast<double>(h * w) - 1e-9));
+  const float eps = static_cast<float>(eps255 / 255.0);
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::int64_t on = 0;
+    ASSERT_EQ(index[static_cast<std::size_t>(i)], i);
+    ASSERT_EQ(labels[static_cast<std::size_t>(i)], src.labels[static_cast<std::size_t>(i)]);
+    for (std::int64_t p = 0; p < h * w; ++p) {
+      bool in = mask[static_cast<std::size_t>(i * h * w + p)] != 0;
+      on += in;
+      for (std::int64_t ch = 0; ch < c; ++ch) {
+        auto e = static_cast<std::size_t>((i * h * w + p) * c + ch);
+        float dv = delta[e];
+        ASSERT_LE(std::abs(dv), eps + 1e-6f) << "row " << i;
+        if (!in) ASSERT_EQ(dv, 0.0f) << "noise outside the mask, row " << i << " pixel " << p;
+        float x = static_cast<float>(src.images[e]) / 255.0f;
+        ASSERT_GE(x + dv, -1e-6f);
+        ASSERT_LE(x + dv, 1.0f + 1e-6f);
+        float scaled = std::clamp(255.0f * (x + dv), 0.0f, 255.0f);
+        auto want = static_cast<int>(std::lround(scaled));
+        // An exact tie (k + 0.5) may round either way (LibTorch rounds half to even).
+        bool tie = std::abs(scaled - std::floor(scaled) - 0.5f) < 1e-3f;
+        if (tie) ASSERT_LE(std::abs(static_cast<int>(prot[e]) - want), 1) << "row " << i;
+        else ASSERT_EQ(static_cast<int>(prot[e]), want) << "row " << i;
+      }
+    }
+    ASSERT_EQ(on, m) << "mask size of row " << i;
+  }
+}
+
+const Tiny& tiny() {
+  static Tiny t;
+  return t;
 }
 
 }  // namespace salm::test

@@ -2,7 +2,8 @@
 ///
 /// Every failure that reaches the user is one of these. `main` catches them, prints one line
 /// (`salm: error: <what>`) from the failing rank and exits with `exit_code()`:
-///   0 success, 2 bad usage or bad input (the user can fix it), 1 runtime failure.
+///   0 success, 2 bad usage or bad input (the user can fix it), 1 runtime failure; and 3 when a
+///   job stopped on a signal with its checkpoint written (not an error: run it again to resume).
 #pragma once
 
 #include <stdexcept>
@@ -12,8 +13,8 @@
 
 namespace salm {
 
-/// Exit codes of the `salm` binary (documented in the README).
-enum class ExitCode : int { ok = 0, runtime = 1, usage = 2 };
+/// Exit codes of the `salm` binary (documented in docs/cli.md).
+enum class ExitCode : int { ok = 0, runtime = 1, usage = 2, stopped = 3 };
 
 /// Base of all salm errors: a message and the exit code it maps to.
 class Error : public std::runtime_error {

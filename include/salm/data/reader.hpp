@@ -9,15 +9,37 @@
 #include <string>
 #include <vector>
 
+#include "salm/core/option_table.hpp"
 #include "salm/data/dataset.hpp"
+
+namespace salm::opt {
+template <> struct EnumNames<data::Task> {
+  static const std::vector<std::pair<data::Task, const char*>>& values();
+};
+}  // namespace salm::opt
 
 namespace salm::data {
 
-/// What the user may say about a file whose metadata is not stored in it (npz).
+/// What the user may say about a file whose metadata is not stored in it (npz, IDX).
 struct OpenOptions {
+  std::string name;                         ///< else the file's stem
   std::optional<std::int64_t> num_classes;  ///< else inferred (max label + 1, or L)
   std::optional<Task> task;                 ///< else inferred from the label shape
-  std::string name;                         ///< else the file's stem
+
+  template <class Self, class V>
+  static void fields(Self& o, V&& v) {
+    using opt::field;
+    v(field("name", o.name, "dataset name for .npz or IDX input (default: the file's stem)").not_result());
+    v(field("num-classes", o.num_classes,
+            "number of classes of .npz or IDX input (default: max label + 1, or labels per image)")
+          .at_least(1)
+          .not_result());
+    v(field("task", o.task,
+            "task of .npz or IDX input: multi-class, multi-label, binary-class or ordinal-regression (default: from "
+            "the label shape)")
+          .not_result());
+  }
+  void validate() const { opt::validate_fields(*this); }
 };
 
 class DatasetReader {

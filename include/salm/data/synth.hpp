@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 
+#include "salm/core/option_table.hpp"
 #include "salm/data/dataset.hpp"
 
 namespace salm::data {
@@ -25,6 +26,18 @@ struct SynthOptions {
   /// Fraction of images that look like another class (the irreducible error: a perfect model
   /// scores about 1 - ambiguity).
   double ambiguity = 0.10;
+
+  template <class Self, class V>
+  static void fields(Self& o, V&& v) {
+    using opt::field;
+    v(field("classes", o.classes, "number of classes").in(2, 1000));
+    v(field("train", o.train, "train images").at_least(1));
+    v(field("val", o.val, "validation images").at_least(0));
+    v(field("test", o.test, "test images").at_least(1));
+    v(field("size", o.size, "image height and width in pixels").in(16, 1024));
+    v(field("channels", o.channels, "1 (grey) or 3 (RGB)").in(1, 3));
+    v(field("seed", o.seed, "random seed (same seed, same file)"));
+  }
 
   /// Throws UsageError for out-of-range values.
   void validate() const;

@@ -9,23 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "salm/core/options.hpp"
 #include "salm/data/dataset.hpp"
 #include "salm/dist/communicator.hpp"
 
 namespace salm::eval {
 
-struct VictimOptions {
-  std::string model = "resnet18";
-  int epochs = 15;
-  std::int64_t batch_size = 128;     ///< global
-  double lr = 0.0;                   ///< 0: 0.1 for sgd, 1e-3 for adam
-  std::string optimizer = "sgd";     ///< sgd (momentum 0.9, weight decay 5e-4, cosine) | adam
-  std::string augment = "none";      ///< none | flip-crop
-  std::uint64_t seed = 0;
-
-  void validate() const;  ///< UsageError for bad values
-  double learning_rate() const { return lr > 0 ? lr : (optimizer == "adam" ? 1e-3 : 0.1); }
-};
+using salm::VictimOptions;
 
 struct EpochResult {
   int epoch = 0;

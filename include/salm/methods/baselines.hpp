@@ -18,9 +18,6 @@
 
 namespace salm::methods {
 
-/// Whether `method` is one of these baselines ("random", "sp", "tap").
-bool is_baseline(const std::string& method);
-
 /// Runs the baseline `opt.method` on this rank's rows. `model` is used by tap only (may be null
 /// otherwise). `hooks.stop_requested` is polled by tap between steps; a stopped tap run returns
 /// `interrupted` without a checkpoint (baselines are not resumable: they are short).

@@ -20,13 +20,6 @@ class Optimizer;
 
 namespace salm::models {
 
-/// uint8 NHWC rows -> float NCHW in [0,1] (a copy).
-at::Tensor images_to_tensor(const std::uint8_t* data, std::int64_t n, std::int64_t h, std::int64_t w, std::int64_t c);
-
-/// Random horizontal flip and random crop of the 2-pixel zero-padded image, per row; the draw of
-/// row `rows[i]` is a function of (seed, rows[i]) only.
-at::Tensor flip_crop(const at::Tensor& x, const std::vector<std::int64_t>& rows, std::uint64_t seed);
-
 /// Cross-entropy for single-label tasks (y int64 [n]); BCE-with-logits averaged over labels for
 /// multi-label (y float [n, L]). The mean over rows, or the sum when `sum`.
 at::Tensor task_loss(const at::Tensor& logits, const at::Tensor& y, bool multi_label, bool sum);

@@ -1,4 +1,4 @@
-#include "salm/eval/transforms.hpp"
+#include "salm/data/transforms.hpp"
 
 #include <stb_image.h>
 #include <stb_image_write.h>
@@ -17,7 +17,16 @@
 #include "salm/core/error.hpp"
 #include "salm/core/rng.hpp"
 
-namespace salm::eval {
+namespace salm::opt {
+const std::vector<std::pair<data::Filter, const char*>>& EnumNames<data::Filter>::values() {
+  using data::Filter;
+  static const std::vector<std::pair<Filter, const char*>> v{
+      {Filter::none, "none"}, {Filter::mean, "mean"}, {Filter::median, "median"}, {Filter::gaussian, "gaussian"}};
+  return v;
+}
+}  // namespace salm::opt
+
+namespace salm::data {
 namespace {
 
 std::int64_t clampi(std::int64_t v, std::int64_t lo, std::int64_t hi) { return std::min(std::max(v, lo), hi); }
@@ -36,24 +45,6 @@ void each_row(data::SplitData& d, F&& f) {
 }
 
 }  // namespace
-
-Filter parse_filter(const std::string& s) {
-  if (s == "none") return Filter::none;
-  if (s == "mean") return Filter::mean;
-  if (s == "median") return Filter::median;
-  if (s == "gaussian") return Filter::gaussian;
-  throw UsageError(fmt::format("--filter: '{}' (mean, median, gaussian)", s));
-}
-
-std::string to_string(Filter f) {
-  switch (f) {
-    case Filter::mean: return "mean";
-    case Filter::median: return "median";
-    case Filter::gaussian: return "gaussian";
-    case Filter::none: break;
-  }
-  return "none";
-}
 
 void filter_image(const std::uint8_t* in, std::uint8_t* out, std::int64_t h, std::int64_t w, std::int64_t c,
                   Filter f) {
@@ -173,7 +164,7 @@ void Preprocessing::validate() const {
 
 std::vector<Preprocessing::Step> Preprocessing::steps() const {
   std::vector<Step> s;
-  if (filter != Filter::none) s.push_back({"filter", to_string(filter) + " 3x3", false});
+  if (filter != Filter::none) s.push_back({"filter", opt::to_string(filter) + " 3x3", false});
   if (jpeg != 0) s.push_back({"jpeg", fmt::format("quality {}", jpeg), false});
   if (crop != 1.0) s.push_back({"crop", fmt::format("{:g}", crop), true});
   if (grayscale) s.push_back({"grayscale", "BT.601 luma", true});
@@ -199,42 +190,4 @@ void Preprocessing::apply_test(data::SplitData& d) const {
   if (grayscale) apply_grayscale(d);
 }
 
-std::vector<std::uint8_t> fraction_selection(std::int64_t total, double percent, std::uint64_t seed) {
-  if (!(percent > 0.0 && percent <= 100.0)) throw UsageError(fmt::format("--fraction: {} is outside (0, 100]", percent));
-  std::vector<std::uint8_t> sel(static_cast<std::size_t>(std::max<std::int64_t>(total, 0)), 0);
-  if (total <= 0) return sel;
-  auto count = std::clamp<std::int64_t>(std::llround(percent / 100.0 * static_cast<double>(total)), 1, total);
-  std::vector<std::pair<std::uint64_t, std::int64_t>> keys(static_cast<std::size_t>(total));
-  const std::uint64_t stream = hash_name("fraction");
-  for (std::int64_t r = 0; r < total; ++r)
-    keys[static_cast<std::size_t>(r)] = {derive_seed(seed, {stream, static_cast<std::uint64_t>(r)}), r};
-  std::nth_element(keys.begin(), keys.begin() + (count - 1), keys.end());
-  for (std::int64_t i = 0; i < count; ++i) sel[static_cast<std::size_t>(keys[static_cast<std::size_t>(i)].second)] = 1;
-  return sel;
-}
-
-std::vector<std::int64_t> parse_class_list(const std::string& list, std::int64_t num_classes) {
-  std::vector<std::int64_t> out;
-  std::size_t pos = 0;
-  while (pos <= list.size()) {
-    auto comma = list.find(',', pos);
-    if (comma == std::string::npos) comma = list.size();
-    std::string item = list.substr(pos, comma - pos);
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    char* end = nullptr;
-    errno = 0;
-    long long v = item.empty() ? 0 : std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || errno != 0 || *end != '\0')
-      throw UsageError(fmt::format("--classes: '{}' is not a comma-separated list of class ids", list));
-    if (v < 0 || v >= num_classes)
-      throw UsageError(fmt::format("--classes: class {} is outside [0, {})", v, num_classes));
-    out.push_back(v);
-    pos = comma + 1;
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
-}  // namespace salm::eval
+}  // namespace salm::data

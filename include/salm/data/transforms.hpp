@@ -12,14 +12,20 @@
 #include <string>
 #include <vector>
 
+#include "salm/core/option_table.hpp"
 #include "salm/data/dataset.hpp"
 
-namespace salm::eval {
-
+namespace salm::data {
 enum class Filter { none, mean, median, gaussian };
-/// "none", "mean", "median", "gaussian"; throws UsageError naming --filter otherwise.
-Filter parse_filter(const std::string& s);
-std::string to_string(Filter f);
+}  // namespace salm::data
+
+namespace salm::opt {
+template <> struct EnumNames<data::Filter> {
+  static const std::vector<std::pair<data::Filter, const char*>>& values();
+};
+}  // namespace salm::opt
+
+namespace salm::data {
 
 /// 3x3 filter of one image, each channel on its own; pixels outside the image repeat the
 /// nearest edge pixel. Mean and Gaussian round to the nearest integer. `out` must not alias `in`.
@@ -69,16 +75,4 @@ void apply_crop(data::SplitData& d, double fraction);
 void apply_grayscale(data::SplitData& d);
 void apply_jpeg(data::SplitData& d, int quality);
 
-// ---- partial protection (--fraction, --classes) -----------------------------------------------
-
-/// The rows of a split of `total` rows that get protected images when only `percent` (0, 100] of
-/// them may: exactly round(percent/100 * total) rows (at least 1 when total > 0), those with the
-/// smallest keys derive_seed(seed, "fraction", row). A pure function of (total, percent, seed): the
-/// same on every rank, for any number of ranks. Returns one flag per row.
-std::vector<std::uint8_t> fraction_selection(std::int64_t total, double percent, std::uint64_t seed);
-
-/// Parses "0,3,5" into class ids; UsageError naming --classes for an empty list, a non-integer or
-/// an id outside [0, num_classes). Duplicates are removed; the result is sorted.
-std::vector<std::int64_t> parse_class_list(const std::string& list, std::int64_t num_classes);
-
-}  // namespace salm::eval
+}  // namespace salm::data

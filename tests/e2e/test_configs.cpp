@@ -1,6 +1,6 @@
 // The configuration files shipped in configs/: every one is accepted by the subcommands of its
 // sections, and every protect profile runs (briefly) with its own settings, so a profile that the
-// README recommends cannot rot into an error or silently lose a setting.
+// docs recommend cannot rot into an error or silently lose a setting.
 #include <gtest/gtest.h>
 
 #include <algorithm>

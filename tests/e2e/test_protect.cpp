@@ -2,7 +2,6 @@
 // 1 vs 2 ranks, checkpoint and resume (deterministic stop points and a real SIGTERM), bad options.
 #include <gtest/gtest.h>
 
-#include <dirent.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +11,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 #include <tuple>
 
@@ -27,17 +27,7 @@ using test::run_salm;
 
 namespace {
 
-/// A tiny dataset (rows of 16x16x3, 3 classes) shared by the tests of this file.
-const std::string& tiny_data() {
-  static test::TempDir dir;
-  static std::string path = [] {
-    std::string p = dir.file("tiny.h5");
-    auto r = run_salm({"synth", "--out", p, "--classes", "3", "--train", "48", "--val", "0", "--test", "24", "--size", "16"});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return p;
-  }();
-  return path;
-}
+const std::string& tiny_data() { return test::tiny().data; }
 
 /// A quick protect command line; `extra` options replace the defaults of the same name.
 std::vector<std::string> quick(const std::string& out, std::vector<std::string> extra = {}) {
@@ -51,48 +41,6 @@ std::vector<std::string> quick(const std::string& out, std::vector<std::string> 
   return a;
 }
 
-/// Checks the promises every noise file keeps, against the source data.
-void check_guarantees(const std::string& noise, double k, double eps255) {
-  auto f = io::H5File::open_read(noise);
-  ASSERT_TRUE(io::is_noise_file(f));
-  auto d = f.dims("/delta");
-  ASSERT_EQ(d.size(), 4u);
-  const std::int64_t n = d[0], h = d[1], w = d[2], c = d[3];
-  auto delta = f.read_all<float>("/delta");
-  auto mask = f.read_all<std::uint8_t>("/mask");
-  auto prot = f.read_all<std::uint8_t>("/protected");
-  auto index = f.read_all<std::int64_t>("/index");
-  auto labels = f.read_all<std::int64_t>("/labels");
-  auto src = data::open_dataset(f.attr_string("/", "source").value())->read_all("train");
-  const std::int64_t m = static_cast<std::int64_t>(std::ceil(k / 100.0 * static_cast<double>(h * w) - 1e-9));
-  const float eps = static_cast<float>(eps255 / 255.0);
-  for (std::int64_t i = 0; i < n; ++i) {
-    std::int64_t on = 0;
-    ASSERT_EQ(index[static_cast<std::size_t>(i)], i);
-    ASSERT_EQ(labels[static_cast<std::size_t>(i)], src.labels[static_cast<std::size_t>(i)]);
-    for (std::int64_t p = 0; p < h * w; ++p) {
-      bool in = mask[static_cast<std::size_t>(i * h * w + p)] != 0;
-      on += in;
-      for (std::int64_t ch = 0; ch < c; ++ch) {
-        auto e = static_cast<std::size_t>((i * h * w + p) * c + ch);
-        float dv = delta[e];
-        ASSERT_LE(std::abs(dv), eps + 1e-6f) << "row " << i;
-        if (!in) ASSERT_EQ(dv, 0.0f) << "noise outside the mask, row " << i << " pixel " << p;
-        float x = static_cast<float>(src.images[e]) / 255.0f;
-        ASSERT_GE(x + dv, -1e-6f);
-        ASSERT_LE(x + dv, 1.0f + 1e-6f);
-        float scaled = std::clamp(255.0f * (x + dv), 0.0f, 255.0f);
-        auto want = static_cast<int>(std::lround(scaled));
-        // An exact tie (k + 0.5) may round either way (LibTorch rounds half to even).
-        bool tie = std::abs(scaled - std::floor(scaled) - 0.5f) < 1e-3f;
-        if (tie) ASSERT_LE(std::abs(static_cast<int>(prot[e]) - want), 1) << "row " << i;
-        else ASSERT_EQ(static_cast<int>(prot[e]), want) << "row " << i;
-      }
-    }
-    ASSERT_EQ(on, m) << "mask size of row " << i;
-  }
-}
-
 std::vector<float> read_delta(const std::string& path) { return io::H5File::open_read(path).read_all<float>("/delta"); }
 
 }  // namespace
@@ -101,7 +49,7 @@ TEST(Protect, SalmOutputKeepsEveryGuarantee) {
   test::TempDir dir;
   auto r = run_salm(quick(dir.file("n.h5"), {"--report", dir.file("r.json"), "--mask-score", "feasible", "--init", "class"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  check_guarantees(dir.file("n.h5"), 10, 8);
+  test::check_guarantees(dir.file("n.h5"), 10, 8);
   auto f = io::H5File::open_read(dir.file("n.h5"));
   EXPECT_EQ(f.attr_string("/", "method").value(), "salm");
   EXPECT_EQ(f.attr_string("/", "source_sha256").value(), io::sha256_file(tiny_data()));
@@ -131,10 +79,10 @@ TEST(Protect, EmHasNoMaskAndOtherBudgets) {
   test::TempDir dir;
   auto r = run_salm(quick(dir.file("em.h5"), {"--method", "em", "--epsilon", "4", "--step-size", "1"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  check_guarantees(dir.file("em.h5"), 100, 4);
+  test::check_guarantees(dir.file("em.h5"), 100, 4);
   r = run_salm(quick(dir.file("k3.h5"), {"--k", "3", "--mask-update", "once", "--init", "texture", "--eot-samples", "2", "--eot-transforms", "flip-crop"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  check_guarantees(dir.file("k3.h5"), 3, 8);
+  test::check_guarantees(dir.file("k3.h5"), 3, 8);
 }
 
 TEST(Protect, SameSeedSameRanksIsBitIdentical) {
@@ -150,7 +98,7 @@ TEST(Protect, TwoRanksKeepTheGuaranteesAndAreReproducible) {
   test::TempDir dir;
   auto r = test::run_salm_mpi(2, quick(dir.file("a.h5")));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  check_guarantees(dir.file("a.h5"), 10, 8);
+  test::check_guarantees(dir.file("a.h5"), 10, 8);
   EXPECT_EQ(io::H5File::open_read(dir.file("a.h5")).attr_int("/", "ranks").value(), 2);
   ASSERT_EQ(test::run_salm_mpi(2, quick(dir.file("b.h5"))).exit_code, 0);
   EXPECT_EQ(read_delta(dir.file("a.h5")), read_delta(dir.file("b.h5")));
@@ -186,7 +134,7 @@ TEST(Protect, ClassScopeSharesMasksWithinAClassOverRanksAndResumesExactly) {
   std::string a = dir.file("a.h5");
   auto r = test::run_salm_mpi(2, quick(a, {"--mask-scope", "class"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  check_guarantees(a, 10, 8);
+  test::check_guarantees(a, 10, 8);
   auto f = io::H5File::open_read(a);
   auto mask = f.read_all<std::uint8_t>("/mask");
   auto labels = f.read_all<std::int64_t>("/labels");
@@ -219,7 +167,7 @@ TEST(Protect, ReinitialisedSourceIsDeterministicAndResumesExactly) {
   std::string ref = dir.file("ref.h5");
   auto r = run_salm(quick(ref, {"--reinit-every", "1", "--max-iters", "3", "--no-checkpoint"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  check_guarantees(ref, 10, 8);
+  test::check_guarantees(ref, 10, 8);
   auto f = io::H5File::open_read(ref);
   EXPECT_EQ(f.attr_int("/", "reinit_every").value_or(0), 1);
   // Without the fresh models the loop trains another source: other noise.
@@ -243,7 +191,7 @@ TEST(Protect, ReinitialisedSourceIsDeterministicAndResumesExactly) {
   std::string two = dir.file("two.h5");
   r = test::run_salm_mpi(2, quick(two, {"--reinit-every", "1", "--max-iters", "3", "--no-checkpoint"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  check_guarantees(two, 10, 8);
+  test::check_guarantees(two, 10, 8);
 }
 
 TEST(Protect, BaselinesKeepTheGuaranteesAndRandomAndSpDoNotDependOnRanks) {
@@ -255,7 +203,7 @@ TEST(Protect, BaselinesKeepTheGuaranteesAndRandomAndSpDoNotDependOnRanks) {
     std::string one = dir.file(name + "-1.h5"), two = dir.file(name + "-2.h5");
     auto r = run_salm(quick(one, extra));
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    check_guarantees(one, k, name == "tap" ? 4 : 8);
+    test::check_guarantees(one, k, name == "tap" ? 4 : 8);
     EXPECT_FALSE(test::file_exists(one + ".ckpt")) << "baselines write no checkpoint";
     auto f = io::H5File::open_read(one);
     EXPECT_EQ(f.attr_string("/", "method").value_or(""), extra[1]);
@@ -263,7 +211,7 @@ TEST(Protect, BaselinesKeepTheGuaranteesAndRandomAndSpDoNotDependOnRanks) {
     EXPECT_GT(*std::max_element(delta.begin(), delta.end()), 0.0f) << "no noise at all";
     r = test::run_salm_mpi(2, quick(two, extra));
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    check_guarantees(two, k, name == "tap" ? 4 : 8);
+    test::check_guarantees(two, k, name == "tap" ? 4 : 8);
     if (name != "tap") EXPECT_EQ(read_delta(two), delta) << "no model: 1 and 2 ranks give the same noise";
   }
 }
@@ -312,49 +260,42 @@ TEST(Protect, ClassScopeRefusesMultiLabelData) {
   EXPECT_TRUE(test::list_dir(dir.path()).empty());
 }
 
-namespace {
-/// PIDs of the salm rank processes whose command line mentions `needle` (not mpirun's).
-std::vector<pid_t> rank_pids(const std::string& needle) {
-  std::vector<pid_t> out;
-  DIR* d = opendir("/proc");
-  while (dirent* e = readdir(d)) {
-    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-    if (pid <= 0) continue;
-    std::string cmd = test::read_file(std::string("/proc/") + e->d_name + "/cmdline");
-    auto argv0 = cmd.substr(0, cmd.find('\0'));
-    if (argv0 == SALM_BINARY && cmd.find(needle) != std::string::npos) out.push_back(pid);
-  }
-  closedir(d);
-  return out;
-}
-}  // namespace
-
 TEST(Protect, TwoRankRunInterruptedBySigtermResumesToTheSameNoise) {
   test::TempDir dir;
-  // Long enough to be interrupted: more iterations than the reference needs to finish.
-  std::vector<std::string> more{"--max-iters", "6", "--pgd-steps", "4"};
+  std::vector<std::string> more{"--max-iters", "3"};
   auto ref = test::run_salm_mpi(2, quick(dir.file("ref.h5"), more));
   ASSERT_EQ(ref.exit_code, 0) << ref.err;
-  std::string out = dir.file("res.h5");
+  std::string out = dir.file("res.h5"), paused = dir.file("paused");
   std::vector<std::string> cmd{SALM_MPIEXEC, "-n", "2", SALM_BINARY};
   auto args = quick(out, more);
   cmd.insert(cmd.end(), args.begin(), args.end());
+  // The testing aid makes each rank wait at its 5th step boundary (iteration 2's first train
+  // step, after iteration 1's checkpoint) for a signal, and write its pid into `paused`: the
+  // signal arrives at a known point, never after the run has finished.
   test::RunResult first;
-  std::thread runner([&] { first = test::run_process(cmd, {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
-                                                           "OMPI_MCA_rmaps_base_oversubscribe=1", "OMP_NUM_THREADS=1"}); });
-  // Wait for the first checkpoint, then signal the ranks as Slurm would.
-  auto t0 = std::chrono::steady_clock::now();
-  while (!test::file_exists(out + ".ckpt/latest") && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120))
+  std::thread runner([&] {
+    first = test::run_process(cmd, {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+                                    "OMPI_MCA_rmaps_base_oversubscribe=1", "OMP_NUM_THREADS=1",
+                                    "SALM_TEST_PAUSE_AT_STEP=5", "SALM_TEST_PAUSED_FILE=" + paused});
+  });
+  std::vector<pid_t> ranks;
+  for (auto t0 = std::chrono::steady_clock::now();
+       ranks.size() < 2 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120);) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  for (pid_t p : rank_pids(out)) kill(p, SIGTERM);
+    ranks.clear();
+    std::istringstream pids(test::file_exists(paused) ? test::read_file(paused) : "");
+    for (pid_t p; pids >> p;) ranks.push_back(p);
+  }
+  ASSERT_EQ(ranks.size(), 2u) << "the ranks never paused";
+  for (pid_t p : ranks) kill(p, SIGTERM);  // as Slurm signals every task
   runner.join();
-  if (first.exit_code == 0) GTEST_SKIP() << "the run finished before the signal arrived";
-  ASSERT_NE(first.exit_code, 0);
+  EXPECT_EQ(first.exit_code, 3) << first.err;
   EXPECT_NE(first.err.find("checkpoint written"), std::string::npos) << first.err;
   EXPECT_FALSE(test::file_exists(out));
   auto second = test::run_salm_mpi(2, args);
   ASSERT_EQ(second.exit_code, 0) << second.err;
-  EXPECT_NE(second.err.find("resuming"), std::string::npos);
+  EXPECT_NE(second.err.find("resuming from checkpoint"), std::string::npos);
+  EXPECT_NE(second.err.find("iteration 2, stage 0, step 1"), std::string::npos) << second.err;
   EXPECT_EQ(read_delta(out), read_delta(dir.file("ref.h5")));
 }
 
