@@ -3,7 +3,8 @@
 find_path(NCCL_INCLUDE_DIR nccl.h
   HINTS ${NCCL_ROOT} ENV NCCL_ROOT ${CUDAToolkit_ROOT} /usr/local/cuda
   PATH_SUFFIXES include)
-find_library(NCCL_LIBRARY nccl
+# The torch wheel ships only libnccl.so.2 (no libnccl.so link): look for that name too.
+find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2 NAMES_PER_DIR
   HINTS ${NCCL_ROOT} ENV NCCL_ROOT ${CUDAToolkit_ROOT} /usr/local/cuda
   PATH_SUFFIXES lib lib64 lib/x86_64-linux-gnu)
 if(NCCL_INCLUDE_DIR AND EXISTS "${NCCL_INCLUDE_DIR}/nccl.h")

@@ -1,19 +1,38 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test through CTest: the serial unit and
-# end-to-end tests and the 2-rank MPI tests (mpirun -n 2). This is what CI runs (.ci/run).
-# With Debian's slurm-wlm (installed here unless SALM_SETUP_SLURM=0) the Slurm tests run too,
-# against a single-node Slurm that they start and stop (tools/local-slurm.sh; needs root).
-#   tools/test.sh [ctest options, e.g. -L mpi, -L slurm or -R Npz]
+# Installs what is missing, builds, and runs every test through CTest. This is what CI runs (.ci/run).
+#  1. The CPU variant (Debian's LibTorch, build/): every label: unit, e2e, mpi (mpirun -n 2), tools,
+#     docs, effectiveness, and slurm against a single-node Slurm the tests start and stop
+#     (Debian's slurm-wlm, installed here unless SALM_SETUP_SLURM=0; needs root).
+#  2. The CUDA variant (the torch 2.11.0 wheel's LibTorch, build-cuda/): built (compile and link)
+#     and tested with the labels unit, e2e, mpi and device, on whatever device is here (the CPU on
+#     a machine without a GPU: --device auto falls back to it).
+#   tools/test.sh [ctest options, e.g. -L mpi, -L slurm or -R Npz]   (passed to every variant)
+# Environment: SALM_TEST_VARIANTS (default "cpu cuda"), SALM_TEST_JOBS (default 2).
 set -euo pipefail
 export SALM_SETUP_SLURM=${SALM_SETUP_SLURM:-1}
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${SALM_BUILD_DIR:-$root/build}
-
-"$root/tools/setup.sh"
-# The benchmark binary too: the test of tools/research/bench-protect.sh runs it on tiny settings.
-"$root/tools/build.sh" -DSALM_BUILD_BENCHMARKS=ON
 # mpirun refuses to run as root without these (CI runs as root); harmless otherwise.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-start=$(date +%s)
-ctest --test-dir "$build" --output-on-failure --parallel "${SALM_TEST_JOBS:-2}" "$@"
-echo "tests: done in $(( $(date +%s) - start )) s"
+all=$(date +%s)
+
+for variant in ${SALM_TEST_VARIANTS:-cpu cuda}; do
+  export SALM_TORCH=$variant
+  source "$root/tools/torch-variant.sh"
+  build=$(salm_default_build_dir "$root")
+  labels=()
+  if [[ "$variant" == cuda ]]; then
+    if [[ ! -x "${CUDAToolkit_ROOT:-/usr/local/cuda}/bin/nvcc" ]]; then
+      echo "tests: NOT testing the CUDA variant: no CUDA toolkit in ${CUDAToolkit_ROOT:-/usr/local/cuda}" >&2
+      continue
+    fi
+    labels=(-L "unit|e2e|mpi|device")
+  fi
+  echo "== tests of the $variant variant ($build)"
+  "$root/tools/setup.sh"
+  # The benchmark binary too: the test of tools/research/bench-protect.sh runs it on tiny settings.
+  SALM_BUILD_DIR=$build "$root/tools/build.sh" -DSALM_BUILD_BENCHMARKS=ON
+  start=$(date +%s)
+  ctest --test-dir "$build" --output-on-failure --parallel "${SALM_TEST_JOBS:-2}" "${labels[@]}" "$@"
+  echo "tests: the $variant variant done in $(( $(date +%s) - start )) s"
+done
+echo "tests: all done in $(( $(date +%s) - all )) s"
