@@ -12,6 +12,7 @@
 #include "salm/eval/figures.hpp"
 #include "salm/io/noise_file.hpp"
 #include "salm/io/publish.hpp"
+#include "salm/models/device.hpp"
 
 namespace salm::app {
 
@@ -72,6 +73,7 @@ EvaluateResult evaluate(const EvaluateRequest& req, dist::Communicator& comm) {
   opt.validate();
   req.open.validate();
   opt::validate_fields(req.audit);
+  models::configure_device(req.device, opt.precision);
   const bool noisy = !files.noise.empty();
   std::vector<eval::Curve> curves;  // --plot-with: read and checked now, before any training
   if (!files.plot_with.empty()) {
@@ -140,7 +142,7 @@ EvaluateResult evaluate(const EvaluateRequest& req, dist::Communicator& comm) {
     for (std::size_t k = 0; k < runs.size(); ++k) {
       const auto& c = runs[k];
       if (root) spdlog::info("audit {}/{}: {}", k + 1, runs.size(), c.name);
-      auto o = eval::run(c, rows, test, opt, info, comm, on_epoch);
+      auto o = eval::run(c, rows, test, opt, info, comm, on_epoch, req.device);
       curves.push_back(eval::curve_of(c.name, o.result));
       result.rows.push_back({c, o});
       if (root)
@@ -161,7 +163,7 @@ EvaluateResult evaluate(const EvaluateRequest& req, dist::Communicator& comm) {
                  opt.model, rows.total, noisy ? "protected" : "clean", noisy ? files.noise : files.data, opt.epochs,
                  opt::to_string(opt.optimizer), opt.learning_rate(), opt::to_string(opt.augment), single.pre.describe(), split,
                  test_rows, 100 * result.chance);
-  auto o = eval::run(single, rows, test, opt, info, comm, on_epoch);
+  auto o = eval::run(single, rows, test, opt, info, comm, on_epoch, req.device);
   result.rows.push_back({single, o});
   if (!root) return result;
   const auto& res = o.result;

@@ -18,6 +18,7 @@
 #include "salm/io/noise_file.hpp"
 #include "salm/io/publish.hpp"
 #include "salm/methods/protect.hpp"
+#include "salm/models/device.hpp"
 #include "salm/models/models.hpp"
 
 namespace salm::app {
@@ -43,6 +44,7 @@ io::Attributes noise_attributes(const ProtectOptions& opt, const ProtectRequest&
                      {"num_classes", info.num_classes},
                      {"task", data::to_string(info.task)},
                      {"ranks", std::int64_t{ranks}},
+                     {"device", req.device.is_cuda() ? std::string("cuda") : std::string("cpu")},
                      {"salm_version", std::string(SALM_VERSION)},
                      {"start_time", start_time},
                      {"iterations", std::int64_t{r.state.iterations_done}},
@@ -75,6 +77,7 @@ ProtectResult protect(const ProtectRequest& req, dist::Communicator& comm) {
   const ProtectFiles& files = req.files;
   opt.validate();
   req.open.validate();
+  models::configure_device(req.device, opt.precision);
   ProtectResult out;
 
   auto reader = data::open_dataset(files.data, req.open);
@@ -97,13 +100,14 @@ ProtectResult protect(const ProtectRequest& req, dist::Communicator& comm) {
   auto io_t0 = Clock::now();
   auto rows = reader->read(opt.split, mine.begin, mine.size());
   double io_seconds = since(io_t0);
-  const auto shard = methods::make_shard(rows, info, n);
+  const auto shard = methods::make_shard(rows, info, n, req.device);
   auto model = methods::make_source_model(opt, shard);
   if (root)
-    spdlog::info("protect {} rows of '{}' ({}x{}x{}, {} classes) with {}: k={}% ({} px), eps={}/255, {} ranks, source {} ({:.1f}M parameters)",
+    spdlog::info("protect {} rows of '{}' ({}x{}x{}, {} classes) with {}: k={}% ({} px), eps={}/255, {} ranks ({}, {}), "
+                 "source {} ({:.1f}M parameters)",
                  n, opt.split, shape.height, shape.width, shape.channels, info.num_classes, opt::to_string(opt.method),
-                 opt.effective_k(), opt.mask_pixels(shape.height * shape.width), opt.epsilon * 255, comm.size(), opt.model,
-                 models::parameter_count(*model) / 1e6);
+                 opt.effective_k(), opt.mask_pixels(shape.height * shape.width), opt.epsilon * 255, comm.size(),
+                 req.device.str(), comm.backend(), opt.model, models::parameter_count(*model) / 1e6);
 
   // Checkpoint: resume if one matches these options and data. Only the min-min loop checkpoints:
   // the baselines are short and start over.

@@ -15,6 +15,8 @@
 #include "salm/dist/mpi.hpp"
 #include "salm/dist/nccl_communicator.hpp"
 #include "salm/dist/threads.hpp"
+#include "salm/models/device.hpp"
+#include "option_fields.hpp"
 #include "salm/io/h5.hpp"
 
 namespace salm::cli {
@@ -66,7 +68,10 @@ int dispatch(int argc, char** argv, dist::Communicator& comm) {
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "--version") {
-    if (root) std::cout << "salm " << SALM_VERSION << " (" << SALM_BUILD_TYPE << ", NCCL " << (SALM_HAS_NCCL ? "yes" : "no") << ")\n";
+    if (root)
+      std::cout << fmt::format("salm {} ({}; {}; NCCL {}; MPI {})\n", SALM_VERSION, SALM_BUILD_TYPE,
+                               models::runtime_description(), dist::nccl_built() ? dist::nccl_version() : "no",
+                               dist::MpiEnvironment::active() ? "yes" : "not initialised: one process");
     return 0;
   }
   const Subcommand* sub = nullptr;
@@ -74,12 +79,21 @@ int dispatch(int argc, char** argv, dist::Communicator& comm) {
     if (s.name == args[0]) sub = &s;
   if (!sub) throw UsageError(fmt::format("unknown subcommand '{}' (run 'salm --help')", args[0]));
 
-  po::options_description own = sub->options();
+  auto options_of = [](const Subcommand& s) {
+    po::options_description o = s.options();
+    if (s.compute) {
+      po::options_description c("compute options");
+      add_fields<ComputeOptions>(c);
+      o.add(c);
+    }
+    return o;
+  };
+  po::options_description own = options_of(*sub);
   po::options_description all(fmt::format("Usage: {}\n\n{}", sub->usage, sub->summary));
   all.add(own).add(common_options());
   std::set<std::string> known;
   for (const auto& s : subcommands())
-    for (const auto& n : option_names(s.options())) known.insert(n);
+    for (const auto& n : option_names(options_of(s))) known.insert(n);
   ParseRequest req{sub->name, &all, &sub->positional, {args.begin() + 1, args.end()}, known};
   auto vm = parse(req);
   if (vm.count("help")) {
@@ -88,16 +102,26 @@ int dispatch(int argc, char** argv, dist::Communicator& comm) {
   }
   log::init(comm.rank(), comm.size(), vm["log-level"].as<std::string>());
   auto threads = dist::configure_threads(vm["threads"].as<int>(), comm.mpi_comm());
-  // --comm nccl: tensor collectives through NCCL on each rank's GPU (MPI stays for the rest).
-  const auto backend = vm["comm"].as<std::string>();
-  if (backend != "auto" && backend != "mpi" && backend != "nccl")
-    throw UsageError(fmt::format("--comm: '{}' (auto, mpi, nccl)", backend));
+  // The device and the communicator, decided once: --device (the rank's GPU: node-local rank
+  // modulo the visible GPUs), then --comm (auto: NCCL between GPUs, MPI on the CPU).
+  Device device;
   std::unique_ptr<dist::Communicator> nccl;
-  if (backend == "nccl" && (comm.mpi_comm() != MPI_COMM_NULL || !dist::nccl_built()))
-    nccl = dist::make_nccl_communicator(comm.mpi_comm());  // throws when salm has no NCCL or no GPU is visible
-  Context ctx{vm, nccl ? *nccl : comm, join_command_line(argc, argv)};
-  spdlog::debug("{} ({} rank{}, {} thread{} each: {})", ctx.command_line, comm.size(), comm.size() > 1 ? "s" : "",
-                threads.threads, threads.threads > 1 ? "s" : "", threads.reason);
+  if (sub->compute) {
+    ComputeOptions c;
+    read_fields(vm, c);
+    device = models::resolve_device(c.device, dist::node_place(comm.mpi_comm()).rank);
+    if (c.comm != "auto" && c.comm != "mpi" && c.comm != "nccl")
+      throw UsageError(fmt::format("--comm: unknown value '{}' (one of: auto, mpi, nccl)", c.comm));
+    if (c.comm == "nccl" && !device.is_cuda())
+      throw UsageError(fmt::format("--comm nccl needs a CUDA device, and --device {} is the CPU{}", c.device,
+                                   models::cuda_device_count() == 0 ? " (no GPU is visible here)" : ""));
+    const bool use_nccl = c.comm == "nccl" || (c.comm == "auto" && device.is_cuda() && comm.size() > 1 && dist::nccl_built());
+    if (use_nccl) nccl = dist::make_nccl_communicator(comm.mpi_comm(), device);
+  }
+  Context ctx{vm, nccl ? *nccl : comm, join_command_line(argc, argv), device};
+  spdlog::debug("{} ({} rank{}, {} thread{} each: {}; device {}, {} collectives)", ctx.command_line, comm.size(),
+                comm.size() > 1 ? "s" : "", threads.threads, threads.threads > 1 ? "s" : "", threads.reason, device.str(),
+                ctx.comm.backend());
   return sub->run(ctx);
 }
 
@@ -106,7 +130,7 @@ int dispatch(int argc, char** argv, dist::Communicator& comm) {
 int run_main(int argc, char** argv) {
   int rank = 0, size = 1;
   try {
-    dist::MpiEnvironment mpi(&argc, &argv);
+    dist::MpiEnvironment mpi(&argc, &argv, dist::mpi_wanted());
     rank = dist::world_rank();
     size = dist::world_size();
     log::init(rank, size, "info");

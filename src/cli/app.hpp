@@ -7,15 +7,37 @@
 #include <vector>
 
 #include "options.hpp"
+#include "salm/core/device.hpp"
+#include "salm/core/option_table.hpp"
 #include "salm/dist/communicator.hpp"
 
 namespace salm::cli {
 
-/// What a subcommand gets to run: its options and the job's communicator.
+/// The compute options of the subcommands that train models (protect, evaluate): where the
+/// tensors live and how the ranks exchange them. Decided once, before the job starts.
+struct ComputeOptions {
+  std::string device = "auto";
+  std::string comm = "auto";
+
+  template <class Self, class V>
+  static void fields(Self& o, V&& v) {
+    v(opt::field("device", o.device,
+                 "auto (the rank's GPU: its rank on the node modulo the visible GPUs, if any; else the CPU), cpu, cuda "
+                 "or cuda:N")
+          .not_result());
+    v(opt::field("comm", o.comm,
+                 "tensor collectives: auto (nccl for a CUDA device, mpi on the CPU), mpi (GPU tensors through host "
+                 "memory), nccl (needs a CUDA device and the CUDA variant)")
+          .not_result());
+  }
+};
+
+/// What a subcommand gets to run: its options, the job's communicator and device.
 struct Context {
   const po::variables_map& vm;
   dist::Communicator& comm;
   std::string command_line;  ///< the whole command line, for logs and file attributes
+  Device device;             ///< resolved --device (the CPU for subcommands without compute options)
 };
 
 struct Subcommand {
@@ -25,6 +47,7 @@ struct Subcommand {
   std::function<po::options_description()> options;  ///< the subcommand's own options
   po::positional_options_description positional;
   std::function<int(Context&)> run;
+  bool compute = false;  ///< takes --device and --comm (ComputeOptions)
 };
 
 Subcommand synth_command();

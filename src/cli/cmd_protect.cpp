@@ -46,6 +46,7 @@ Subcommand protect_command() {
     add_fields<data::OpenOptions>(o);
     return o;
   };
+  s.compute = true;
   s.run = [](Context& ctx) {
     // From the start: a signal during the set-up (reading the data, the SHA-256, loading a
     // checkpoint) must also end in exit code 3, so that a batch job requeues.
@@ -55,6 +56,7 @@ Subcommand protect_command() {
     read_fields(ctx.vm, req.options);
     read_fields(ctx.vm, req.open);
     req.command_line = ctx.command_line;
+    req.device = ctx.device;
     req.stop_signal = [] { return static_cast<int>(g_stop_signal); };
     req.step_hook = TestHooks::from_environment().protect_step_hook(g_stop_signal);
     auto r = app::protect(req, ctx.comm);

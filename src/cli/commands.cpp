@@ -65,14 +65,17 @@ Subcommand convert_command() {
 }
 
 Subcommand evaluate_command() {
-  return command<EvaluateOptions>(
+  auto s = command<EvaluateOptions>(
       "evaluate",
       "train a fresh victim on clean or protected data and report its clean test accuracy; the robustness audit",
       "[mpirun -n R] salm evaluate --data DATA [--noise NOISE.h5] [options] | --data DATA --noise NOISE.h5 --suite FILE.json",
       {}, [](EvaluateOptions r, Context& ctx) {
         r.r.command_line = ctx.command_line;
+        r.r.device = ctx.device;
         app::evaluate(r.r, ctx.comm);
       });
+  s.compute = true;
+  return s;
 }
 
 Subcommand inspect_command() {

@@ -17,8 +17,6 @@ po::options_description common_options() {
     ("config", po::value<std::string>(), "read options from this INI file (keys are long option names; "
                                          "top level or [<subcommand>] section)")
     ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error or off")
-    ("comm", po::value<std::string>()->default_value("auto"),
-     "tensor collectives: mpi, nccl (each rank's GPU; needs a build with NCCL), auto (= mpi: the tensors are in host memory)")
     ("threads", po::value<int>()->default_value(0),
      "intra-op threads per rank (0: from OMP_NUM_THREADS, SLURM_CPUS_PER_TASK or the CPU affinity mask)");
   return d;

@@ -42,6 +42,12 @@ const std::vector<std::pair<Optimizer, const char*>>& EnumNames<Optimizer>::valu
   return v;
 }
 
+const std::vector<std::pair<Precision, const char*>>& EnumNames<Precision>::values() {
+  static const std::vector<std::pair<Precision, const char*>> v{
+      {Precision::fp32, "fp32"}, {Precision::tf32, "tf32"}, {Precision::bf16, "bf16"}};
+  return v;
+}
+
 std::string format(const Value& v) {
   return std::visit(
       [](const auto& x) -> std::string {

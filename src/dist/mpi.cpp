@@ -10,7 +10,37 @@
 
 namespace salm::dist {
 
-MpiEnvironment::MpiEnvironment(int* argc, char*** argv) {
+bool mpi_wanted() {
+  if (const char* v = std::getenv("SALM_MPI")) {
+    std::string s = v;
+    if (s == "on" || s == "1") return true;
+    if (s == "off" || s == "0") return false;
+  }
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID"})
+    if (std::getenv(var)) return true;
+  return false;
+}
+
+NodePlace node_place(MPI_Comm comm) {
+  NodePlace p;
+  if (comm == MPI_COMM_NULL) {
+    for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"})
+      if (const char* v = std::getenv(var)) {
+        p.rank = std::atoi(v);
+        break;
+      }
+    return p;
+  }
+  MPI_Comm node = MPI_COMM_NULL;
+  SALM_CHECK_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  MPI_Comm_rank(node, &p.rank);
+  MPI_Comm_size(node, &p.size);
+  MPI_Comm_free(&node);
+  return p;
+}
+
+MpiEnvironment::MpiEnvironment(int* argc, char*** argv, bool init) {
+  if (!init) return;
   int provided = 0;
   // FUNNELED: only the main thread calls MPI; Torch's worker threads never do.
   if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
@@ -19,9 +49,7 @@ MpiEnvironment::MpiEnvironment(int* argc, char*** argv) {
 }
 
 MpiEnvironment::~MpiEnvironment() {
-  int finalized = 0;
-  MPI_Finalized(&finalized);
-  if (!finalized) MPI_Finalize();
+  if (active()) MPI_Finalize();
 }
 
 void MpiEnvironment::abort(int code) {

@@ -31,30 +31,29 @@ MPI_Op mpi_op(ReduceOp op) {
   return MPI_SUM;
 }
 
-/// Groups tensor indices by dtype, checking that every tensor is a CPU tensor.
+/// Groups tensor indices by dtype.
 std::map<at::ScalarType, std::vector<std::size_t>> buckets_by_dtype(const std::vector<at::Tensor>& ts) {
   std::map<at::ScalarType, std::vector<std::size_t>> out;
   for (std::size_t i = 0; i < ts.size(); ++i) {
     if (!ts[i].defined()) throw RuntimeError(fmt::format("MpiCommunicator: tensor {} is undefined", i));
-    if (!ts[i].device().is_cpu())
-      throw RuntimeError("MpiCommunicator handles CPU tensors only; GPU tensors need the nccl backend");
     out[ts[i].scalar_type()].push_back(i);
   }
   return out;
 }
 
-/// Runs `fn(flat)` on one flat contiguous buffer holding the tensors of `idx`, then copies the
-/// result back. A single contiguous tensor is used in place.
+/// Runs `fn(flat)` on one flat contiguous host buffer holding the tensors of `idx`, then copies the
+/// result back. A single contiguous CPU tensor is used in place; GPU tensors travel through host
+/// memory (MPI reads host pointers; --comm nccl keeps them on the device).
 template <typename Fn>
 void with_flat_bucket(std::vector<at::Tensor>& ts, const std::vector<std::size_t>& idx, Fn fn) {
-  if (idx.size() == 1 && ts[idx[0]].is_contiguous()) {
+  if (idx.size() == 1 && ts[idx[0]].is_contiguous() && ts[idx[0]].is_cpu()) {
     fn(ts[idx[0]]);
     return;
   }
   std::vector<at::Tensor> flat_parts;
   flat_parts.reserve(idx.size());
   for (auto i : idx) flat_parts.push_back(ts[i].reshape({-1}));
-  at::Tensor flat = at::cat(flat_parts);
+  at::Tensor flat = at::cat(flat_parts).cpu();
   fn(flat);
   std::int64_t off = 0;
   for (auto i : idx) {

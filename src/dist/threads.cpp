@@ -22,15 +22,7 @@ ThreadChoice choose_threads(int requested, int affinity_cpus, int node_cpus, int
   return {affinity_cpus, "CPU affinity mask"};
 }
 
-int local_rank_count(MPI_Comm comm) {
-  if (comm == MPI_COMM_NULL) return 1;
-  MPI_Comm local = MPI_COMM_NULL;
-  SALM_CHECK_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local));
-  int n = 1;
-  MPI_Comm_size(local, &n);
-  MPI_Comm_free(&local);
-  return n;
-}
+int local_rank_count(MPI_Comm comm) { return comm == MPI_COMM_NULL ? 1 : node_place(comm).size; }
 
 ThreadChoice configure_threads(int requested, MPI_Comm comm) {
   int node_cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

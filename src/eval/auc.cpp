@@ -11,6 +11,7 @@ constexpr double kRange = 16.0;
 AucCounts::AucCounts(std::int64_t labels) : counts_(torch::zeros({labels, 2, kBins}, torch::kLong)) {}
 
 void AucCounts::add(const at::Tensor& logits, const at::Tensor& y, bool multi_label) {
+  if (counts_.device() != logits.device()) counts_ = counts_.to(logits.device());  // counted where the logits are
   at::Tensor logit, positive;
   if (multi_label) {
     logit = logits;
@@ -22,9 +23,9 @@ void AucCounts::add(const at::Tensor& logits, const at::Tensor& y, bool multi_la
   }
   logit = torch::nan_to_num(logit, 0.0, kRange, -kRange);  // a diverged victim still gets a (poor) AUC
   auto bin = ((logit.clamp(-kRange, kRange) + kRange) / (2 * kRange) * (kBins - 1)).round().to(torch::kLong);
-  auto label = torch::arange(logits.size(1), torch::kLong).unsqueeze(0).expand_as(bin);
+  auto label = torch::arange(logits.size(1), bin.options()).unsqueeze(0).expand_as(bin);
   auto flat = label * (2 * kBins) + positive.logical_not().to(torch::kLong) * kBins + bin;
-  counts_.view({-1}).index_add_(0, flat.reshape({-1}), torch::ones({flat.numel()}, torch::kLong));
+  counts_.view({-1}).index_add_(0, flat.reshape({-1}), torch::ones({flat.numel()}, bin.options()));
 }
 
 void AucCounts::allreduce(dist::Communicator& comm) {
@@ -33,7 +34,7 @@ void AucCounts::allreduce(dist::Communicator& comm) {
 }
 
 double AucCounts::mean() const {
-  auto c = counts_.to(torch::kDouble);
+  auto c = counts_.to(torch::kCPU).to(torch::kDouble);
   double sum = 0;
   int used = 0;
   for (std::int64_t l = 0; l < c.size(0); ++l) {

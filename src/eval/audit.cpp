@@ -60,7 +60,7 @@ std::string AuditRun::label() const {
 
 RunOutcome run(const AuditRun& cfg, const TrainRows& rows, const data::SplitData& test, const VictimOptions& opt,
                const data::DatasetInfo& info, dist::Communicator& comm,
-               const std::function<void(const EpochResult&)>& on_epoch) {
+               const std::function<void(const EpochResult&)>& on_epoch, const Device& device) {
   data::SplitData train = cfg.protected_ ? rows.protected_ : rows.clean;
   std::int64_t mine = 0;
   if (cfg.protected_) {
@@ -84,7 +84,7 @@ RunOutcome run(const AuditRun& cfg, const TrainRows& rows, const data::SplitData
     t = &test_copy;
   }
   RunOutcome o;
-  o.result = train_victim(opt, train, rows.total, *t, info, comm, on_epoch);
+  o.result = train_victim(opt, train, rows.total, *t, info, comm, on_epoch, device);
   o.protected_rows = comm.allreduce_scalar(mine);
   o.protected_fraction = static_cast<double>(o.protected_rows) / static_cast<double>(std::max<std::int64_t>(rows.total, 1));
   return o;

@@ -12,6 +12,7 @@
 #include "salm/core/rng.hpp"
 #include "salm/data/tensors.hpp"
 #include "salm/eval/auc.hpp"
+#include "salm/models/device.hpp"
 #include "salm/models/models.hpp"
 #include "salm/models/training.hpp"
 
@@ -30,14 +31,16 @@ double chance_accuracy(const std::vector<std::int64_t>& counts, std::int64_t row
 
 VictimResult train_victim(const VictimOptions& opt, const data::SplitData& train, std::int64_t total_train,
                           const data::SplitData& test, const data::DatasetInfo& info, dist::Communicator& comm,
-                          const std::function<void(const EpochResult&)>& on_epoch) {
+                          const std::function<void(const EpochResult&)>& on_epoch, const Device& device) {
   opt.validate();
   const bool multi = info.task == data::Task::multi_label;
   auto t_start = std::chrono::steady_clock::now();
-  auto x = data::images_to_tensor(train), y = data::labels_to_tensor(train, multi);
-  auto xt = data::images_to_tensor(test), yt = data::labels_to_tensor(test, multi);
+  const auto dev = models::to_torch(device);  // the rank's rows stay on the device for the whole run
+  auto x = data::images_to_tensor(train).to(dev), y = data::labels_to_tensor(train, multi).to(dev);
+  auto xt = data::images_to_tensor(test).to(dev), yt = data::labels_to_tensor(test, multi).to(dev);
   torch::manual_seed(derive_seed(opt.seed, {hash_name("victim")}));
   auto model = models::make_model({opt.model, train.shape.channels, train.shape.height, info.num_classes});
+  model->to(dev);
   models::broadcast_model(*model, comm);  // the same initial model on every rank
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   if (opt.optimizer == Optimizer::adam)
@@ -64,15 +67,14 @@ VictimResult train_victim(const VictimOptions& opt, const data::SplitData& train
       std::vector<std::int64_t> batch(order.begin() + s * b, order.begin() + std::min(total_train, (s + 1) * b));
       auto r = models::data_parallel_step(
           *model, *optimizer, batch, train.row_begin, train.rows(),
-          [&](const at::Tensor& idx) {
-            auto xb = x.index_select(0, idx);
+          [&](const models::LocalRows& l) {
+            auto xb = x.index_select(0, l.index);
             if (opt.augment != Augment::flip_crop) return xb;
-            const auto* local = idx.data_ptr<std::int64_t>();  // the global rows, for per-row draws
-            std::vector<std::int64_t> rows(local, local + idx.size(0));
+            std::vector<std::int64_t> rows = l.rows;  // the global rows, for per-row draws
             for (auto& r : rows) r += train.row_begin;
             return data::flip_crop(xb, rows, derive_seed(opt.seed, {hash_name("augment"), static_cast<std::uint64_t>(epoch)}));
           },
-          y, multi, comm);
+          y, multi, comm, opt.precision);
       sums[0] += r.loss_sum;
       sums[1] += r.correct;
       sums[2] += static_cast<double>(r.rows);
@@ -83,13 +85,16 @@ VictimResult train_victim(const VictimOptions& opt, const data::SplitData& train
     AucCounts auc(info.num_classes);
     {
       torch::NoGradGuard ng;
+      models::PrecisionScope amp(dev, opt.precision);
+      auto correct = torch::zeros({}, xt.options().dtype(torch::kDouble));
       for (std::int64_t i = 0; i < xt.size(0); i += 256) {
         auto len = std::min<std::int64_t>(256, xt.size(0) - i);
-        auto logits = model->forward(xt.narrow(0, i, len));
-        tsum[0] += models::count_correct(logits, yt.narrow(0, i, len), multi);
-        tsum[1] += static_cast<double>(len);
+        auto logits = model->forward(xt.narrow(0, i, len)).to(torch::kFloat);
+        correct += models::correct_tensor(logits, yt.narrow(0, i, len), multi);
         auc.add(logits, yt.narrow(0, i, len), multi);
       }
+      tsum[0] = correct.item<double>();
+      tsum[1] = static_cast<double>(xt.size(0));
     }
     comm.allreduce(sums, 3);
     comm.allreduce(tsum, 2);

@@ -58,12 +58,13 @@ void CheckpointStore::save(CheckpointMeta meta, std::int64_t total_rows, std::in
     f.create_dataset<float>("/delta", {total_rows, c, h, w});
     f.create_dataset<std::uint8_t>("/mask", {total_rows, h, w});
     f.create_dataset<std::uint8_t>("/masked", {total_rows});
-    auto d = delta.contiguous(), m = mask.contiguous(), k = masked.contiguous();
+    // io's boundary: the rows go to the host (a no-op for CPU tensors).
+    auto d = delta.contiguous().cpu(), m = mask.contiguous().cpu(), k = masked.contiguous().cpu();
     f.write_rows("/delta", row_begin, n, d.data_ptr<float>());
     f.write_rows("/mask", row_begin, n, m.data_ptr<std::uint8_t>());
     f.write_rows("/masked", row_begin, n, k.data_ptr<std::uint8_t>());
     if (class_score.defined()) {  // identical on every rank: rank 0 writes it
-      auto cs = class_score.contiguous();
+      auto cs = class_score.contiguous().cpu();
       f.create_dataset<float>("/class_score", {cs.size(0), cs.size(1), cs.size(2)});
       f.write_rows("/class_score", 0, comm_.rank() == 0 ? cs.size(0) : 0, cs.data_ptr<float>());
     }
@@ -135,15 +136,17 @@ void CheckpointStore::load_rows(const CheckpointMeta& meta, std::int64_t row_beg
   auto dv = f.read_rows<float>("/delta", row_begin, n);
   auto mv = f.read_rows<std::uint8_t>("/mask", row_begin, n);
   auto kv = f.read_rows<std::uint8_t>("/masked", row_begin, n);
-  std::memcpy(delta.data_ptr<float>(), dv.data(), dv.size() * sizeof(float));
-  std::memcpy(mask.data_ptr<std::uint8_t>(), mv.data(), mv.size());
-  std::memcpy(masked.data_ptr<std::uint8_t>(), kv.data(), kv.size());
+  // Into the given tensors, on whatever device they live.
+  delta.copy_(torch::from_blob(dv.data(), delta.sizes(), torch::kFloat));
+  mask.copy_(torch::from_blob(mv.data(), mask.sizes(), torch::kUInt8));
+  masked.copy_(torch::from_blob(kv.data(), masked.sizes(), torch::kUInt8));
   if (f.exists("/class_score")) {
     auto cd = f.dims("/class_score");
     if (cd.size() != 3 || cd[1] != mask.size(1) || cd[2] != mask.size(2))
       throw InputError(path, "checkpoint /class_score does not match the data (remove the checkpoint directory)");
     auto cv = f.read_rows<float>("/class_score", 0, cd[0]);
-    class_score = torch::from_blob(cv.data(), {cd[0], cd[1], cd[2]}, torch::kFloat).clone();
+    class_score = torch::from_blob(cv.data(), {cd[0], cd[1], cd[2]}, torch::kFloat).to(delta.device(), /*non_blocking=*/false,
+                                                                                       /*copy=*/true);
   }
 }
 
@@ -151,7 +154,9 @@ void CheckpointStore::load_model(const CheckpointMeta& meta, torch::nn::Module& 
   std::string path = (fs::path(dir_) / meta.generation / "model.pt").string();
   try {
     torch::serialize::InputArchive archive, ma, oa;
-    archive.load_from(path);
+    // Onto the model's device, whichever device wrote the checkpoint.
+    auto params = model.parameters();
+    archive.load_from(path, params.empty() ? c10::Device(c10::kCPU) : params.front().device());
     archive.read("model", ma);
     archive.read("optimizer", oa);
     model.load(ma);

@@ -12,6 +12,7 @@
 #include "salm/core/error.hpp"
 #include "salm/core/progress.hpp"
 #include "salm/core/rng.hpp"
+#include "salm/models/device.hpp"
 #include "salm/models/training.hpp"
 
 namespace salm::methods {
@@ -22,19 +23,25 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 
 at::Generator generator(std::uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
 
-/// A result with every row's noise and mask set and nothing else to resume.
-LoopResult finished(at::Tensor delta, at::Tensor mask, const ShardTensors& shard) {
+/// A result with every row's noise and mask set and nothing else to resume; `delta` and `mask` may
+/// have been drawn on the host: they join the shard on its device.
+LoopResult finished(const at::Tensor& delta, const at::Tensor& mask, const ShardTensors& shard) {
   LoopResult r;
-  r.state.delta = ((shard.x + delta).clamp(0, 1) - shard.x).contiguous();  // x+delta stays in [0,1]
-  r.state.mask = std::move(mask);
-  r.state.masked = torch::ones({shard.x.size(0)}, torch::kUInt8);
+  const auto d = shard.x.device();
+  r.state.delta = ((shard.x + delta.to(d)).clamp(0, 1) - shard.x).contiguous();  // x+delta stays in [0,1]
+  r.state.mask = mask.to(d);
+  r.state.masked = torch::ones({shard.x.size(0)}, shard.x.options().dtype(torch::kUInt8));
   return r;
 }
+
+/// The host copy of the shard's images' shape, for noise drawn on the host with CPU generators
+/// (the same draws on every device).
+at::Tensor host_zeros(const ShardTensors& s) { return torch::zeros(s.x.sizes(), torch::kFloat); }
 
 LoopResult random_noise(const ProtectOptions& opt, const ShardTensors& s) {
   auto t0 = Clock::now();
   const std::int64_t n = s.x.size(0), h = s.x.size(2), w = s.x.size(3);
-  auto delta = torch::zeros_like(s.x);
+  auto delta = host_zeros(s);
   auto mask = torch::ones({n, h, w}, torch::kUInt8);
   const std::int64_t m = opt.mask_pixels(h * w);
   for (std::int64_t i = 0; i < n; ++i) {  // every row its own stream: the same for any number of ranks
@@ -50,12 +57,19 @@ LoopResult random_noise(const ProtectOptions& opt, const ShardTensors& s) {
 
 /// The class id of a row for class-wise noise: its class, or for multi-label data the pattern of
 /// its labels read as a binary number (rows with the same labels share a cluster).
-std::uint64_t cluster_of(const ShardTensors& s, std::int64_t i) {
-  if (!s.multi_label) return static_cast<std::uint64_t>(s.y[i].item<std::int64_t>());
-  std::uint64_t id = 0;
-  auto row = s.y[i].to(torch::kLong);
-  for (std::int64_t l = 0; l < row.size(0); ++l) id = id * 2 + static_cast<std::uint64_t>(row[l].item<std::int64_t>());
-  return id;
+std::vector<std::uint64_t> clusters_of(const ShardTensors& s) {
+  auto y = s.y.to(torch::kCPU).to(torch::kLong).contiguous();  // one copy to the host
+  const std::int64_t n = y.size(0), labels = s.multi_label ? y.size(1) : 1;
+  const auto* p = y.data_ptr<std::int64_t>();
+  std::vector<std::uint64_t> out(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::uint64_t id = 0;
+    if (!s.multi_label) id = static_cast<std::uint64_t>(p[i]);
+    else
+      for (std::int64_t l = 0; l < labels; ++l) id = id * 2 + static_cast<std::uint64_t>(p[i * labels + l]);
+    out[static_cast<std::size_t>(i)] = id;
+  }
+  return out;
 }
 
 LoopResult synthetic_shortcut(const ProtectOptions& opt, const ShardTensors& s) {
@@ -63,9 +77,10 @@ LoopResult synthetic_shortcut(const ProtectOptions& opt, const ShardTensors& s) 
   const std::int64_t n = s.x.size(0), c = s.x.size(1), h = s.x.size(2), w = s.x.size(3);
   // A patch of up to 8x8 cells per channel; each cell covers a block of about H/8 x W/8 pixels.
   const std::int64_t ph = std::min<std::int64_t>(8, h), pw = std::min<std::int64_t>(8, w);
-  auto delta = torch::empty_like(s.x);
+  auto delta = host_zeros(s);
+  const auto clusters = clusters_of(s);
   for (std::int64_t i = 0; i < n; ++i) {
-    std::uint64_t cls = cluster_of(s, i);
+    std::uint64_t cls = clusters[static_cast<std::size_t>(i)];
     auto centre_gen = generator(derive_seed(opt.seed, {hash_name("sp-centre"), cls}));
     auto centre = torch::randn({1, c, ph, pw}, centre_gen);
     auto row_gen = generator(derive_seed(opt.seed, {hash_name("sp-row"), static_cast<std::uint64_t>(s.row_begin + i)}));
@@ -100,8 +115,8 @@ LoopResult targeted_poisoning(const ProtectOptions& opt, const ShardTensors& s, 
     auto order = models::permutation(s.total_rows, opt.seed, {hash_name("tap-batch"), static_cast<std::uint64_t>(t)});
     order.resize(static_cast<std::size_t>(b));
     auto step = models::data_parallel_step(
-        model, sgd, order, s.row_begin, s.x.size(0), [&](const at::Tensor& idx) { return s.x.index_select(0, idx); },
-        s.y, s.multi_label, comm);
+        model, sgd, order, s.row_begin, s.x.size(0), [&](const models::LocalRows& l) { return s.x.index_select(0, l.index); },
+        s.y, s.multi_label, comm, opt.precision);
     r.seconds.train_images += step.rows;
     r.seconds.communication += step.communication;
     if (stop_now()) {
@@ -118,16 +133,21 @@ LoopResult targeted_poisoning(const ProtectOptions& opt, const ShardTensors& s, 
   auto delta = torch::zeros_like(s.x);
   Progress progress("tap: targeted PGD", s.total_rows * opt.pgd_steps, "image-steps", root, 10.0);
   const std::int64_t largest = (s.total_rows + comm.size() - 1) / comm.size();
-  const std::int64_t batches = (largest + opt.batch_size - 1) / opt.batch_size;  // the same on every rank
+  const std::int64_t nb = opt.noise_batch();
+  const std::int64_t batches = (largest + nb - 1) / nb;  // the same on every rank
   for (std::int64_t bi = 0; bi < batches; ++bi) {
-    std::int64_t begin = std::min(s.x.size(0), bi * opt.batch_size), end = std::min(s.x.size(0), begin + opt.batch_size);
+    std::int64_t begin = std::min(s.x.size(0), bi * nb), end = std::min(s.x.size(0), begin + nb);
     if (begin < end) {
       auto xb = s.x.narrow(0, begin, end - begin), yb = s.y.narrow(0, begin, end - begin);
       auto target = s.multi_label ? 1.0 - yb : (yb + 1) % s.num_classes;
       auto db = torch::zeros_like(xb);
       for (int k = 0; k < opt.pgd_steps; ++k) {
         auto xin = (xb + db).detach().requires_grad_(true);
-        auto loss = models::task_loss(model.forward(xin), target, s.multi_label, false);
+        at::Tensor loss;
+        {
+          models::PrecisionScope amp(xb.device(), opt.precision);
+          loss = models::task_loss(model.forward(xin), target, s.multi_label, false);
+        }
         auto g = torch::autograd::grad({loss}, {xin})[0];
         db = (db - opt.step_size * g.sign()).clamp(-opt.epsilon, opt.epsilon);
         db = (xb + db).clamp(0, 1) - xb;
@@ -135,7 +155,7 @@ LoopResult targeted_poisoning(const ProtectOptions& opt, const ShardTensors& s, 
       delta.narrow(0, begin, end - begin).copy_(db);
       r.seconds.noise_image_steps += (end - begin) * opt.pgd_steps;
     }
-    progress.advance(std::min(opt.batch_size * comm.size(), s.total_rows) * opt.pgd_steps);
+    progress.advance(std::min(nb * comm.size(), s.total_rows) * opt.pgd_steps);
     if (stop_now()) {
       r.interrupted = true;
       return r;

@@ -14,6 +14,8 @@
 #include "salm/core/progress.hpp"
 #include "salm/core/rng.hpp"
 #include "salm/data/tensors.hpp"
+#include "salm/methods/protect.hpp"
+#include "salm/models/device.hpp"
 #include "salm/models/training.hpp"
 
 namespace salm::methods {
@@ -92,10 +94,13 @@ struct MinMin::Impl {
                         const std::vector<std::int64_t>& rows, std::uint64_t salt) {
     auto xin = (xb + db).detach().requires_grad_(true);
     at::Tensor loss;
-    for (int j = 0; j < opt.eot_samples; ++j) {
-      auto l = loss_of(model->forward(transform(xin, rows, derive_seed(salt, {static_cast<std::uint64_t>(j)}))), yb,
-                       false);
-      loss = loss.defined() ? loss + l : l;
+    {
+      models::PrecisionScope amp(xb.device(), opt.precision);
+      for (int j = 0; j < opt.eot_samples; ++j) {
+        auto l = loss_of(model->forward(transform(xin, rows, derive_seed(salt, {static_cast<std::uint64_t>(j)}))), yb,
+                         false);
+        loss = loss.defined() ? loss + l : l;
+      }
     }
     if (opt.eot_samples > 1) loss = loss / static_cast<double>(opt.eot_samples);
     return torch::autograd::grad({loss}, {xin})[0];
@@ -106,13 +111,15 @@ struct MinMin::Impl {
   ///  stripe texture per class (orientation, frequency and per-channel phase from the class), at
   ///  +-eps: translation-invariant, so the part of it that a per-image mask lets through still
   ///  says the class wherever the mask falls.
+  ///  Made on the host (seeded per row or class, so the same on every device), then moved.
   at::Tensor init_noise(const at::Tensor& xb, const at::Tensor& yb, std::int64_t first_row) const {
-    auto d = torch::zeros_like(xb);
-    if (opt.init == Init::zero) return d;
+    if (opt.init == Init::zero) return torch::zeros_like(xb);
+    auto d = torch::zeros(xb.sizes(), xb.options().device(torch::kCPU));
     const std::int64_t c = xb.size(1), h = xb.size(2), w = xb.size(3);
+    const bool per_class = opt.init != Init::uniform && !shard->multi_label;
+    at::Tensor labels = per_class ? yb.to(torch::kCPU) : at::Tensor();  // one copy for the batch
     for (std::int64_t i = 0; i < xb.size(0); ++i) {
-      bool per_class = opt.init != Init::uniform && !shard->multi_label;
-      std::uint64_t id = per_class ? static_cast<std::uint64_t>(yb[i].item<std::int64_t>())
+      std::uint64_t id = per_class ? static_cast<std::uint64_t>(labels.data_ptr<std::int64_t>()[i])
                                    : static_cast<std::uint64_t>(first_row + i);
       std::uint64_t seed = derive_seed(opt.seed, {key(opt::to_string(opt.init).c_str()), id});
       if (opt.init == Init::texture && per_class) {
@@ -127,7 +134,7 @@ struct MinMin::Impl {
         d[i].uniform_(-opt.epsilon, opt.epsilon, gen);
       }
     }
-    return d;
+    return d.to(xb.device());
   }
 
   // ---- train stage -------------------------------------------------------------------------
@@ -143,8 +150,8 @@ struct MinMin::Impl {
     // checkpoint of rank 0's model assumes.
     auto r = models::data_parallel_step(
         *model, *sgd, order, s.row_begin, s.x.size(0),
-        [&](const at::Tensor& idx) { return s.x.index_select(0, idx) + st.delta.index_select(0, idx); }, s.y,
-        s.multi_label, comm);
+        [&](const models::LocalRows& l) { return s.x.index_select(0, l.index) + st.delta.index_select(0, l.index); },
+        s.y, s.multi_label, comm, opt.precision);
     sec.train_images += r.rows;
     sec.communication += r.communication;
     sec.train_stage += since(t0);
@@ -172,9 +179,10 @@ struct MinMin::Impl {
   /// row, then one all-reduce of [classes, H, W]).
   at::Tensor class_importance(const NoiseState& st, int iter) {
     const auto& s = *shard;
-    auto cs = torch::zeros({s.num_classes, s.x.size(2), s.x.size(3)}, torch::kFloat);
-    for (std::int64_t begin = 0; begin < s.x.size(0); begin += opt.batch_size) {
-      std::int64_t len = std::min(opt.batch_size, s.x.size(0) - begin);
+    auto cs = torch::zeros({s.num_classes, s.x.size(2), s.x.size(3)}, s.x.options());
+    const std::int64_t nb = opt.noise_batch();
+    for (std::int64_t begin = 0; begin < s.x.size(0); begin += nb) {
+      std::int64_t len = std::min(nb, s.x.size(0) - begin);
       auto xb = s.x.narrow(0, begin, len), yb = s.y.narrow(0, begin, len);
       auto db = st.delta.narrow(0, begin, len);
       // Rows without a mask yet are ranked at the noise they will start from (--init).
@@ -199,7 +207,7 @@ struct MinMin::Impl {
   void noise_batch(NoiseState& st, int iter, std::int64_t batch) {
     const auto& s = *shard;
     std::int64_t n_local = s.x.size(0);
-    std::int64_t lb = opt.batch_size;
+    std::int64_t lb = opt.noise_batch();
     std::int64_t begin = std::min(n_local, batch * lb), end = std::min(n_local, begin + lb);
     if (begin >= end) return;
     auto t0 = Clock::now();
@@ -257,15 +265,20 @@ struct MinMin::Impl {
     const auto& s = *shard;
     model->eval();
     torch::NoGradGuard ng;
-    double sums[3] = {0, 0, 0};  // correct, counted, loss sum
-    for (std::int64_t b = 0; b < s.x.size(0); b += opt.batch_size) {
-      auto len = std::min(opt.batch_size, s.x.size(0) - b);
+    // Per-batch sums in double on the device (each batch's float loss widened, as on the host), one
+    // copy to the host at the end.
+    auto acc = torch::zeros({2}, s.x.options().dtype(torch::kDouble));  // correct, loss sum
+    const std::int64_t nb = opt.noise_batch();
+    for (std::int64_t b = 0; b < s.x.size(0); b += nb) {
+      auto len = std::min(nb, s.x.size(0) - b);
+      models::PrecisionScope amp(s.x.device(), opt.precision);
       auto logits = model->forward(s.x.narrow(0, b, len) + st.delta.narrow(0, b, len));
       auto y = s.y.narrow(0, b, len);
-      sums[2] += loss_of(logits, y, true).item<double>();
-      sums[0] += models::count_correct(logits, y, s.multi_label);
-      sums[1] += static_cast<double>(len);
+      acc[1] += loss_of(logits, y, true).to(torch::kDouble);
+      acc[0] += models::correct_tensor(logits, y, s.multi_label);
     }
+    auto host = acc.cpu();
+    double sums[3] = {host[0].item<double>(), static_cast<double>(s.x.size(0)), host[1].item<double>()};
     auto c0 = Clock::now();
     comm.allreduce(sums, 3);
     sec.communication += since(c0);
@@ -291,7 +304,7 @@ MinMin::~MinMin() = default;
 
 std::int64_t MinMin::noise_batches(std::int64_t total_rows) const {
   std::int64_t largest = (total_rows + impl_->comm.size() - 1) / impl_->comm.size();
-  return (largest + impl_->opt.batch_size - 1) / impl_->opt.batch_size;
+  return (largest + impl_->opt.noise_batch() - 1) / impl_->opt.noise_batch();
 }
 
 LoopResult MinMin::run(const ShardTensors& shard, std::optional<NoiseState> resume,
@@ -308,9 +321,7 @@ LoopResult MinMin::run(const ShardTensors& shard, std::optional<NoiseState> resu
     st = std::move(*resume);
     load(*im.model, *im.sgd);
   } else {
-    st.delta = torch::zeros_like(shard.x);
-    st.mask = torch::zeros({shard.x.size(0), shard.x.size(2), shard.x.size(3)}, torch::kUInt8);
-    st.masked = torch::zeros({shard.x.size(0)}, torch::kUInt8);
+    st = empty_state(shard);
     models::broadcast_model(*im.model, im.comm);  // the same initial model everywhere
   }
   const std::int64_t nb = noise_batches(shard.total_rows);
@@ -352,11 +363,11 @@ LoopResult MinMin::run(const ShardTensors& shard, std::optional<NoiseState> resu
       }
       Progress progress(fmt::format("iteration {}/{} noise stage", it + 1, opt.max_iters),
                         shard.total_rows * opt.pgd_steps, "image-steps", root, 10.0);
-      progress.advance(st.pos.step * opt.batch_size * im.comm.size() * opt.pgd_steps);
+      progress.advance(st.pos.step * opt.noise_batch() * im.comm.size() * opt.pgd_steps);
       for (std::int64_t b = st.pos.step; b < nb; ++b) {
         im.noise_batch(st, it, b);
         st.pos.step = b + 1;
-        progress.advance(std::min(opt.batch_size * im.comm.size(), shard.total_rows) * opt.pgd_steps);
+        progress.advance(std::min(opt.noise_batch() * im.comm.size(), shard.total_rows) * opt.pgd_steps);
         if (im.stop_now(hooks)) {
           im.set_requires_grad(true);
           checkpoint();

@@ -5,11 +5,15 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <map>
+#include <tuple>
+
 #include "salm/core/error.hpp"
 
 namespace salm::models {
 namespace nn = torch::nn;
 namespace {
+
 
 nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride = 1, std::int64_t pad = -1) {
   return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad < 0 ? k / 2 : pad).bias(false));
@@ -28,7 +32,7 @@ public:
   at::Tensor forward(const at::Tensor& x) override {
     auto h = torch::max_pool2d(torch::relu(b1(c1(x))), 2);
     h = torch::max_pool2d(torch::relu(b2(c2(h))), 2);
-    h = torch::adaptive_avg_pool2d(h, {4, 4});
+    h = adaptive_avg_pool(h, 4);
     return fc(h.flatten(1));
   }
   nn::Conv2d c1{nullptr}, c2{nullptr};
@@ -106,7 +110,7 @@ public:
     auto h = torch::relu(bn(stem(x)));
     if (imagenet_stem) h = torch::max_pool2d(h, 3, 2, 1);
     for (auto& st : stages) h = st->forward(h);
-    return fc(torch::adaptive_avg_pool2d(h, {1, 1}).flatten(1));
+    return fc(adaptive_avg_pool(h, 1).flatten(1));
   }
   bool imagenet_stem = false;
   nn::Conv2d stem{nullptr};
@@ -138,7 +142,7 @@ public:
     fc = register_module("classifier", nn::Linear(512, s.num_classes));
   }
   at::Tensor forward(const at::Tensor& x) override {
-    return fc(torch::adaptive_avg_pool2d(features->forward(x), {1, 1}).flatten(1));
+    return fc(adaptive_avg_pool(features->forward(x), 1).flatten(1));
   }
   nn::Sequential features;
   nn::Linear fc{nullptr};
@@ -199,7 +203,7 @@ public:
     auto h = stem(x);
     if (imagenet_stem) h = torch::max_pool2d(h, 3, 2, 1);
     h = torch::relu(norm(features->forward(h)));
-    return fc(torch::adaptive_avg_pool2d(h, {1, 1}).flatten(1));
+    return fc(adaptive_avg_pool(h, 1).flatten(1));
   }
   bool imagenet_stem = false;
   nn::Conv2d stem{nullptr};
@@ -209,6 +213,34 @@ public:
 };
 
 }  // namespace
+
+namespace {
+/// The averaging matrix [out, in] of adaptive average pooling along one axis: row i averages the
+/// inputs [floor(i*in/out), ceil((i+1)*in/out)), as LibTorch's kernel does. Made once per size
+/// and device.
+at::Tensor pooling_matrix(std::int64_t in, std::int64_t out, const at::TensorOptions& o) {
+  thread_local std::map<std::tuple<std::int64_t, std::int64_t, std::string, int>, at::Tensor> cache;
+  auto key = std::make_tuple(in, out, o.device().str(), static_cast<int>(o.dtype().toScalarType()));
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  auto m = torch::zeros({out, in}, torch::kDouble);
+  for (std::int64_t i = 0; i < out; ++i) {
+    std::int64_t a = i * in / out, b = ((i + 1) * in + out - 1) / out;
+    m[i].narrow(0, a, b - a).fill_(1.0 / static_cast<double>(b - a));
+  }
+  return cache[key] = m.to(o);
+}
+}  // namespace
+
+at::Tensor adaptive_avg_pool_linear(const at::Tensor& h, std::int64_t out) {
+  if (out == 1) return h.mean({2, 3}, /*keepdim=*/true);
+  auto ph = pooling_matrix(h.size(2), out, h.options()), pw = pooling_matrix(h.size(3), out, h.options());
+  return torch::matmul(torch::matmul(ph, h), pw.t());
+}
+
+at::Tensor adaptive_avg_pool(const at::Tensor& h, std::int64_t out) {
+  return h.is_cuda() ? adaptive_avg_pool_linear(h, out) : torch::adaptive_avg_pool2d(h, {out, out});
+}
 
 const std::vector<std::string>& model_names() {
   static const std::vector<std::string> names{"resnet18", "resnet50", "vgg11", "densenet121", "small-cnn"};

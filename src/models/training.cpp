@@ -1,5 +1,6 @@
 #include "salm/models/training.hpp"
 
+#include "salm/models/device.hpp"
 #include "salm/models/models.hpp"
 
 #include <torch/torch.h>
@@ -18,12 +19,20 @@ at::Tensor task_loss(const at::Tensor& logits, const at::Tensor& y, bool multi_l
     auto l = torch::binary_cross_entropy_with_logits(logits, y, {}, {}, red);
     return sum ? l / static_cast<double>(y.size(1)) : l;
   }
+  if (logits.is_cuda()) {  // the same loss through deterministic kernels
+    auto nll = -torch::log_softmax(logits.to(torch::kFloat), 1).gather(1, y.unsqueeze(1)).squeeze(1);
+    return sum ? nll.sum() : nll.mean();
+  }
   return at::cross_entropy_loss(logits, y, {}, red);
 }
 
+at::Tensor correct_tensor(const at::Tensor& logits, const at::Tensor& y, bool multi_label) {
+  if (multi_label) return ((logits > 0).to(torch::kFloat) == y).to(torch::kFloat).mean(1).sum().to(torch::kDouble);
+  return (logits.argmax(1) == y).sum().to(torch::kDouble);
+}
+
 double count_correct(const at::Tensor& logits, const at::Tensor& y, bool multi_label) {
-  if (multi_label) return ((logits > 0).to(torch::kFloat) == y).to(torch::kFloat).mean(1).sum().item<double>();
-  return (logits.argmax(1) == y).sum().item<double>();
+  return correct_tensor(logits, y, multi_label).item<double>();
 }
 
 std::vector<std::int64_t> permutation(std::int64_t n, std::uint64_t seed, std::initializer_list<std::uint64_t> ids) {
@@ -74,21 +83,25 @@ void broadcast_model(torch::nn::Module& model, dist::Communicator& comm, int roo
 
 StepResult data_parallel_step(Net& model, torch::optim::Optimizer& optimizer, const std::vector<std::int64_t>& batch,
                               std::int64_t row_begin, std::int64_t n_local,
-                              const std::function<at::Tensor(const at::Tensor& local_idx)>& inputs, const at::Tensor& y,
-                              bool multi_label, dist::Communicator& comm) {
+                              const std::function<at::Tensor(const LocalRows& local)>& inputs, const at::Tensor& y,
+                              bool multi_label, dist::Communicator& comm, Precision precision) {
   StepResult r;
-  auto local = local_rows(batch, row_begin, n_local);
+  LocalRows local{local_rows(batch, row_begin, n_local), {}};
   model.train();
   optimizer.zero_grad();
-  if (local.size() >= 2 || (local.size() == 1 && comm.size() == 1)) {
-    auto idx = torch::tensor(local, torch::kLong);
-    auto yb = y.index_select(0, idx);
-    auto logits = model.forward(inputs(idx));
-    auto loss = task_loss(logits, yb, multi_label, true);
+  if (local.rows.size() >= 2 || (local.rows.size() == 1 && comm.size() == 1)) {
+    local.index = torch::tensor(local.rows, torch::kLong).to(y.device());
+    auto yb = y.index_select(0, local.index);
+    at::Tensor logits, loss;
+    {
+      PrecisionScope amp(y.device(), precision);
+      logits = model.forward(inputs(local));
+      loss = task_loss(logits, yb, multi_label, true);
+    }
     (loss / static_cast<double>(batch.size())).backward();
     r.loss_sum = loss.item<double>();
     r.correct = count_correct(logits.detach(), yb, multi_label);
-    r.rows = static_cast<std::int64_t>(local.size());
+    r.rows = static_cast<std::int64_t>(local.rows.size());
   }
   r.communication = allreduce_gradients(model, comm);
   optimizer.step();

@@ -65,7 +65,7 @@ def check_commands(root, salm):
     problems = []
     subcommands = {s for s in re.findall(r"^  ([a-z]+)\s", subprocess.run([salm, "--help"], capture_output=True,
                                                                              text=True).stdout, re.M)}
-    common = help_options(salm, "synth") and {"help", "config", "log-level", "comm", "threads"}
+    common = {"help", "config", "log-level", "threads"}
     checked = 0
     for path in doc_files(root):
         rel = os.path.relpath(path, root)
@@ -98,10 +98,10 @@ def check_commands(root, salm):
         if not body:
             problems.append(f"docs/cli.md: no section '## salm {sub}'")
             continue
-        for o in sorted(help_options(salm, sub) - {"help", "config", "log-level", "comm", "threads"}):
+        for o in sorted(help_options(salm, sub) - common):
             if f"--{o}" not in body:
                 problems.append(f"docs/cli.md: section of salm {sub} does not describe --{o}")
-    for o in ["config", "log-level", "comm", "threads"]:
+    for o in ["config", "log-level", "threads"]:
         if f"--{o}" not in cli:
             problems.append(f"docs/cli.md: the common option --{o} is not described")
     if problems:

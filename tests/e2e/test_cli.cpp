@@ -46,20 +46,44 @@ TEST(Cli, UsageErrorsExitTwoWithOneLine) {
   EXPECT_EQ(run_salm({}).exit_code, 2);
 }
 
-TEST(Cli, NcclBackendRunsOrSaysWhatIsMissing) {
+TEST(Cli, DeviceAndCommAreCheckedBeforeAnyWork) {
   test::TempDir dir;
-  auto r = run_salm({"synth", "--out", dir.file("a.h5"), "--train", "9", "--val", "0", "--test", "9", "--comm", "nccl"});
-  if (r.exit_code != 0) {  // no GPU here (or a build without NCCL): one line, nothing written
-    EXPECT_TRUE(r.exit_code == 1 || r.exit_code == 2) << r.err;
+  auto data = test::tiny().data;
+  auto protect = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a{"protect", "--data", data, "--out", dir.file("n.h5"), "--model", "small-cnn",
+                               "--max-iters", "1", "--train-steps", "1", "--pgd-steps", "1", "--batch-size", "16"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return run_salm(a);
+  };
+  const bool gpu = run_salm({"--version"}).out.find("cuda:0") != std::string::npos;
+  std::vector<std::pair<std::vector<std::string>, std::string>> refused{
+      {{"--device", "gpu"}, "--device: unknown value 'gpu'"},
+      {{"--device", "cuda:x"}, "--device cuda:x"},
+      {{"--device", "cuda:99"}, "--device cuda:99"},
+      {{"--comm", "pigeon"}, "--comm: unknown value 'pigeon'"},
+      {{"--device", "cpu", "--comm", "nccl"}, "--comm nccl needs a CUDA device"},
+      {{"--device", "cpu", "--precision", "bf16"}, "--precision bf16 needs a CUDA device"}};
+  if (!gpu) {  // this machine: a GPU asked for is one clear line, exit 2, nothing written
+    refused.push_back({{"--device", "cuda"}, "--device cuda:"});
+    refused.push_back({{"--comm", "nccl"}, "--comm nccl needs a CUDA device"});
+  }
+  for (const auto& [extra, needle] : refused) {
+    auto r = protect(extra);
+    EXPECT_EQ(r.exit_code, 2) << extra[0] << " " << extra[1] << ": " << r.err;
     auto lines = test::error_lines(r.err);
     ASSERT_EQ(lines.size(), 1u) << r.err;
-    EXPECT_TRUE(lines[0].find("CUDA") != std::string::npos || lines[0].find("NCCL") != std::string::npos) << lines[0];
-    EXPECT_FALSE(test::file_exists(dir.file("a.h5")));
+    EXPECT_NE(lines[0].find(needle), std::string::npos) << lines[0];
   }
-  r = run_salm({"synth", "--out", dir.file("b.h5"), "--comm", "pigeon"});
-  EXPECT_EQ(r.exit_code, 2);
-  ASSERT_EQ(test::error_lines(r.err).size(), 1u) << r.err;
-  EXPECT_NE(r.err.find("--comm"), std::string::npos);
+  EXPECT_TRUE(test::list_dir(dir.path()).empty());
+  // --device and --comm belong to the subcommands that train models only.
+  EXPECT_EQ(run_salm({"synth", "--out", dir.file("s.h5"), "--device", "cpu"}).exit_code, 2);
+  // The CPU always works; a visible GPU too.
+  auto r = protect({"--device", "cpu", "--comm", "mpi"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  if (gpu) {
+    r = protect({"--device", "cuda", "--overwrite"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  }
 }
 
 TEST(Cli, SynthThenInspect) {

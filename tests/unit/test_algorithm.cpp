@@ -197,8 +197,8 @@ TEST(DataParallelStep, OneRankStepIsThePlainSgdStepOnTheBatch) {
   torch::optim::SGD sa(a->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
   torch::optim::SGD sb(b->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
   std::vector<std::int64_t> batch{3, 1, 7, 12, 5, 9};  // global row ids; this rank owns all 16
-  auto r = models::data_parallel_step(*a, sa, batch, 0, 16, [&](const at::Tensor& i) { return s.x.index_select(0, i); }, s.y,
-                                      false, comm);
+  auto r = models::data_parallel_step(
+      *a, sa, batch, 0, 16, [&](const models::LocalRows& l) { return s.x.index_select(0, l.index); }, s.y, false, comm);
   EXPECT_EQ(r.rows, 6);
   // The same step by hand: the rows in ascending order, mean loss, one SGD step.
   b->train();

@@ -138,7 +138,7 @@ TEST(OptionTable, TheFingerprintHoldsWhatTheResultDependsOn) {
   // Every option of the table is in the attributes; the files' options are not.
   std::set<std::string> keys;
   for (const auto& [k, v] : opt::values(a)) keys.insert(k);
-  EXPECT_EQ(keys.size(), 23u);
+  EXPECT_EQ(keys.size(), 25u);
   EXPECT_TRUE(opt::values(app::ProtectFiles{}).empty());
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "salm/core/device.hpp"
 #include "salm/core/options.hpp"
 #include "salm/data/reader.hpp"
 #include "salm/data/transforms.hpp"
@@ -78,6 +79,7 @@ struct EvaluateRequest {
   EvaluateFiles files;
   data::OpenOptions open;
   std::string command_line;
+  Device device;  ///< where the victims train (cli resolves --device)
 };
 
 struct EvaluateResult {

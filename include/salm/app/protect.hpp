@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 
+#include "salm/core/device.hpp"
 #include "salm/core/options.hpp"
 #include "salm/data/reader.hpp"
 #include "salm/dist/communicator.hpp"
@@ -40,6 +41,7 @@ struct ProtectRequest {
   ProtectFiles files;
   data::OpenOptions open;
   std::string command_line;  ///< stored in the noise file and the report
+  Device device;             ///< where the shard, the noise and the source model live (cli resolves --device)
   /// Polled at every step boundary on every rank (any rank asking stops all), and once before the
   /// first step: the number of the signal that asked to stop, or 0. Empty: never stop early.
   std::function<int()> stop_signal;

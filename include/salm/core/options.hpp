@@ -27,6 +27,9 @@ enum class Init { zero, uniform, klass, texture };
 enum class Augment { none, flip_crop };
 /// `--optimizer` of a victim.
 enum class Optimizer { sgd, adam };
+/// `--precision` of the source model's and the victims' arithmetic on a GPU: fp32, fp32 with TF32
+/// matrix products, or bfloat16 autocast. The CPU computes in fp32.
+enum class Precision { fp32, tf32, bf16 };
 
 namespace opt {
 template <> struct EnumNames<Method> {
@@ -49,6 +52,9 @@ template <> struct EnumNames<Augment> {
 };
 template <> struct EnumNames<Optimizer> {
   static const std::vector<std::pair<Optimizer, const char*>>& values();
+};
+template <> struct EnumNames<Precision> {
+  static const std::vector<std::pair<Precision, const char*>>& values();
 };
 }  // namespace opt
 
@@ -75,6 +81,8 @@ struct ProtectOptions {
   std::uint64_t seed = 0;
   std::int64_t subset = 0;           ///< protect only the first N rows (0: all)
   std::string split = "train";
+  std::int64_t noise_batch_size = 0; ///< rows per noise batch on each rank (0: batch_size)
+  Precision precision = Precision::fp32;
 
   /// The table of options (see option_table.hpp), in help order.
   template <class Self, class V>
@@ -111,6 +119,11 @@ struct ProtectOptions {
     v(field("seed", o.seed, "seed (same seed and ranks: bit-identical noise file)"));
     v(field("subset", o.subset, "protect only the first N rows (0: all)").at_least(0).may_change_on_resume());
     v(field("split", o.split, "split to protect: train, val or test"));
+    v(field("noise-batch-size", o.noise_batch_size,
+            "rows per noise batch on each rank (0: --batch-size); larger batches use a GPU better")
+          .at_least(0));
+    v(field("precision", o.precision,
+            "arithmetic on a GPU: fp32, tf32 (TF32 matrix products) or bf16 (bfloat16 autocast); the CPU computes in fp32"));
   }
 
   /// Throws UsageError naming the option for a value outside its domain.
@@ -123,6 +136,8 @@ struct ProtectOptions {
   double effective_k() const { return masked() ? k : 100.0; }
   /// Pixels per image in the mask for an image of `pixels` pixels: ceil(k/100 * pixels).
   std::int64_t mask_pixels(std::int64_t pixels) const;
+  /// Rows per noise batch: noise_batch_size, or batch_size when it is 0.
+  std::int64_t noise_batch() const { return noise_batch_size > 0 ? noise_batch_size : batch_size; }
 };
 
 /// `salm evaluate`: the victim an unauthorised user would train.
@@ -134,6 +149,7 @@ struct VictimOptions {
   Optimizer optimizer = Optimizer::sgd;  ///< sgd: momentum 0.9, weight decay 5e-4; both with a cosine schedule
   Augment augment = Augment::none;
   std::uint64_t seed = 0;
+  Precision precision = Precision::fp32;
 
   template <class Self, class V>
   static void fields(Self& o, V&& v) {
@@ -145,6 +161,8 @@ struct VictimOptions {
     v(field("optimizer", o.optimizer, "sgd (momentum 0.9, weight decay 5e-4) or adam"));
     v(field("augment", o.augment, "none or flip-crop"));
     v(field("seed", o.seed, "seed of the victim's initialisation and batches (and of --fraction's rows)"));
+    v(field("precision", o.precision,
+            "arithmetic on a GPU: fp32, tf32 (TF32 matrix products) or bf16 (bfloat16 autocast); the CPU computes in fp32"));
   }
 
   void validate() const { opt::validate_fields(*this); }

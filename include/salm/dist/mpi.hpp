@@ -6,12 +6,13 @@
 
 namespace salm::dist {
 
-/// MPI_Init_thread / MPI_Finalize for the life of `main`. Sets MPI_ERRORS_RETURN on
-/// MPI_COMM_WORLD so that every failure comes back as a status that SALM_CHECK_MPI converts
-/// into an exception (the MPI error handler of salm), instead of aborting in the library.
+/// MPI_Init_thread / MPI_Finalize for the life of `main`, when `init` (else nothing: one process
+/// without MPI). Sets MPI_ERRORS_RETURN on MPI_COMM_WORLD so that every failure comes back as a
+/// status that SALM_CHECK_MPI converts into an exception (the MPI error handler of salm), instead
+/// of aborting in the library.
 class MpiEnvironment {
 public:
-  MpiEnvironment(int* argc, char*** argv);
+  MpiEnvironment(int* argc, char*** argv, bool init = true);
   ~MpiEnvironment();
   MpiEnvironment(const MpiEnvironment&) = delete;
   MpiEnvironment& operator=(const MpiEnvironment&) = delete;
@@ -21,6 +22,19 @@ public:
   /// Whether MPI is initialised and not yet finalised.
   static bool active();
 };
+
+/// Whether this process should initialise MPI: SALM_MPI=on or off decides; otherwise yes when an
+/// MPI launcher started it (mpirun/mpiexec of Open MPI, srun --mpi=pmix or pmi2, Hydra), and no for
+/// a process started by hand, which then runs as one rank without MPI (no MPI runtime needed, as
+/// on a borrowed GPU machine).
+bool mpi_wanted();
+
+/// This process's rank among the ranks of its node and their number (MPI_COMM_TYPE_SHARED;
+/// collective), or, with MPI_COMM_NULL, OMPI_COMM_WORLD_LOCAL_RANK / SLURM_LOCALID / 0 and 1.
+struct NodePlace {
+  int rank = 0, size = 1;
+};
+NodePlace node_place(MPI_Comm comm);
 
 /// Rank and size of MPI_COMM_WORLD (0 and 1 when MPI is not active).
 int world_rank();

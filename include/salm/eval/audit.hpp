@@ -59,11 +59,11 @@ struct RunOutcome {
   double protected_fraction = 0;    ///< protected_rows / all training rows
 };
 
-/// Trains and tests one victim (collective). `test` is this rank's rows of the clean split the
-/// victim is measured on.
+/// Trains and tests one victim (collective) on `device`. `test` is this rank's rows of the clean
+/// split the victim is measured on.
 RunOutcome run(const AuditRun& run, const TrainRows& rows, const data::SplitData& test, const VictimOptions& opt,
                const data::DatasetInfo& info, dist::Communicator& comm,
-               const std::function<void(const EpochResult&)>& on_epoch = {});
+               const std::function<void(const EpochResult&)>& on_epoch = {}, const Device& device = Device::cpu());
 
 /// The runs of --suite: clean, protected, and protected with each preprocessing and partial
 /// protection. Grayscale only for colour data, classes only for single-label data of 2+ classes.

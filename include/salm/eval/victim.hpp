@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "salm/core/device.hpp"
 #include "salm/core/options.hpp"
 #include "salm/data/dataset.hpp"
 #include "salm/dist/communicator.hpp"
@@ -33,11 +34,12 @@ struct VictimResult {
 };
 
 /// Trains on `train` (this rank's rows of the training split; `total_train` rows in all) and
-/// tests on `test` (this rank's rows of the clean test split) after every epoch.
+/// tests on `test` (this rank's rows of the clean test split) after every epoch, on `device`.
 /// `on_epoch` (optional) sees each epoch's result on every rank.
 VictimResult train_victim(const VictimOptions& opt, const data::SplitData& train, std::int64_t total_train,
                           const data::SplitData& test, const data::DatasetInfo& info, dist::Communicator& comm,
-                          const std::function<void(const EpochResult&)>& on_epoch = {});
+                          const std::function<void(const EpochResult&)>& on_epoch = {},
+                          const Device& device = Device::cpu());
 
 /// The accuracy of always predicting the most frequent class (single-label) or, for
 /// multi-label, the most frequent value of each label, given per-class counts.

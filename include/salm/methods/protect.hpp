@@ -11,6 +11,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "salm/core/device.hpp"
 #include "salm/core/options.hpp"
 #include "salm/data/dataset.hpp"
 #include "salm/dist/communicator.hpp"
@@ -18,12 +19,14 @@
 
 namespace salm::methods {
 
-/// This rank's rows of the split (`rows`) as tensors: images float NCHW in [0, 1], labels int64
-/// [n] (float [n, L] 0/1 for multi-label). `total_rows` is the split's size over all ranks.
-ShardTensors make_shard(const data::SplitData& rows, const data::DatasetInfo& info, std::int64_t total_rows);
+/// This rank's rows of the split (`rows`) as tensors on `device`: images float NCHW in [0, 1],
+/// labels int64 [n] (float [n, L] 0/1 for multi-label). `total_rows` is the split's size over all
+/// ranks. Everything the method makes from the shard lives on the same device.
+ShardTensors make_shard(const data::SplitData& rows, const data::DatasetInfo& info, std::int64_t total_rows,
+                        const Device& device = Device::cpu());
 
 /// A freshly initialised source model for `opt.model` and the shard's image and class shape,
-/// drawn from (seed, "model"): the same on every rank.
+/// drawn from (seed, "model"): the same on every rank; on the shard's device.
 std::shared_ptr<models::Net> make_source_model(const ProtectOptions& opt, const ShardTensors& shard);
 
 /// A state of the shard's shape with nothing set yet (zero noise, no masks): what a checkpoint's
@@ -36,8 +39,8 @@ LoopResult run_method(const ProtectOptions& opt, const ShardTensors& shard, std:
                       dist::Communicator& comm, std::optional<NoiseState> resume,
                       const std::function<void(torch::nn::Module&, torch::optim::SGD&)>& load, const LoopHooks& hooks);
 
-/// The noise-file rows of a finished state, on the host: /delta as NHWC float, /mask uint8
-/// [n, H, W], /protected = clip(round(255 (x + delta))) uint8 NHWC.
+/// The noise-file rows of a finished state, copied to the host (io's boundary): /delta as NHWC
+/// float, /mask uint8 [n, H, W], /protected = clip(round(255 (x + delta))) uint8 NHWC.
 struct NoiseRowsOut {
   at::Tensor delta;
   at::Tensor mask;

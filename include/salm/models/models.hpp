@@ -32,6 +32,12 @@ const std::vector<std::string>& model_names();
 /// name (listing the known ones) or an image too small for the architecture.
 std::shared_ptr<Net> make_model(const ModelSpec& spec);
 
+/// Adaptive average pooling of NCHW `h` to out x out: LibTorch's kernel on the CPU; on a CUDA
+/// device adaptive_avg_pool_linear (LibTorch's kernel has no deterministic CUDA backward).
+at::Tensor adaptive_avg_pool(const at::Tensor& h, std::int64_t out);
+/// The same averages as two matrix products (a mean for out = 1): deterministic on any device.
+at::Tensor adaptive_avg_pool_linear(const at::Tensor& h, std::int64_t out);
+
 /// Number of trainable parameters.
 std::int64_t parameter_count(const torch::nn::Module& m);
 

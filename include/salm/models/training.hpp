@@ -9,6 +9,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "salm/core/options.hpp"
 #include "salm/dist/communicator.hpp"
 
 namespace torch::nn {
@@ -21,10 +22,14 @@ class Optimizer;
 namespace salm::models {
 
 /// Cross-entropy for single-label tasks (y int64 [n]); BCE-with-logits averaged over labels for
-/// multi-label (y float [n, L]). The mean over rows, or the sum when `sum`.
+/// multi-label (y float [n, L]). The mean over rows, or the sum when `sum`. On a CUDA device the
+/// cross-entropy is log-softmax and gather (LibTorch's NLL loss has no deterministic CUDA kernel).
 at::Tensor task_loss(const at::Tensor& logits, const at::Tensor& y, bool multi_label, bool sum);
 
-/// Correct predictions: argmax == y, or, multi-label, the fraction of labels right per row, summed.
+/// Correct predictions: argmax == y, or, multi-label, the fraction of labels right per row,
+/// summed; as a 0-dim double tensor on the logits' device (no host round trip).
+at::Tensor correct_tensor(const at::Tensor& logits, const at::Tensor& y, bool multi_label);
+/// The same as a number (one host round trip).
 double count_correct(const at::Tensor& logits, const at::Tensor& y, bool multi_label);
 
 /// A random permutation of [0, n) determined by (seed, ids): the same on every rank.
@@ -45,15 +50,23 @@ struct StepResult {
   double communication = 0;   ///< seconds in the all-reduce
 };
 
+/// This rank's rows of a global batch: local indices on the host (for per-row random draws) and
+/// the same as an int64 tensor on the data's device (for index_select).
+struct LocalRows {
+  std::vector<std::int64_t> rows;  ///< ascending local row indices
+  at::Tensor index;
+};
+
 /// One SGD/Adam step on the global batch `batch` (global row ids, the same on every rank): this
-/// rank forwards the rows it owns (`inputs(local_idx)` gives their inputs; `y` are this rank's
-/// labels), the summed loss is divided by the global batch size, gradients and batch-norm
-/// statistics are all-reduced, and `optimizer` steps. A rank holding a single row of a
+/// rank forwards the rows it owns (`inputs(local)` gives their inputs; `y` are this rank's labels,
+/// on the model's device), the summed loss is divided by the global batch size, gradients and
+/// batch-norm statistics are all-reduced, and `optimizer` steps. A rank holding a single row of a
 /// multi-rank batch sits it out (batch norm needs two rows) but still joins the all-reduce.
+/// `precision` applies on a CUDA device (models/device.hpp).
 StepResult data_parallel_step(Net& model, torch::optim::Optimizer& optimizer, const std::vector<std::int64_t>& batch,
                               std::int64_t row_begin, std::int64_t n_local,
-                              const std::function<at::Tensor(const at::Tensor& local_idx)>& inputs, const at::Tensor& y,
-                              bool multi_label, dist::Communicator& comm);
+                              const std::function<at::Tensor(const LocalRows& local)>& inputs, const at::Tensor& y,
+                              bool multi_label, dist::Communicator& comm, Precision precision = Precision::fp32);
 
 /// Copies rank `root`'s parameters and buffers into every rank's model (one bucket per dtype):
 /// the same initial model everywhere.
