@@ -8,7 +8,6 @@
 
 #include "salm/app/checkpoint_state.hpp"
 #include "salm/core/options.hpp"
-#include "salm/data/synth.hpp"
 #include "salm/dist/communicator.hpp"
 #include "salm/io/checkpoint.hpp"
 #include "salm/methods/minmin.hpp"
@@ -16,32 +15,13 @@
 #include "salm/models/models.hpp"
 #include "salm/models/training.hpp"
 #include "test_support.hpp"
+#include "tiny_protect.hpp"
 
 using namespace salm;
+using test::tiny_options;
+using test::tiny_shard;
 
 namespace {
-
-/// 32 rows of 16x16x3, 3 classes, of the built-in generator: this rank's whole "shard".
-methods::ShardTensors tiny_shard(std::int64_t rows = 32) {
-  data::SynthOptions so;
-  so.classes = 3;
-  so.train = rows;
-  so.size = 16;
-  auto split = data::synth_rows(so, "train", 0, rows);
-  return methods::make_shard(split, data::synth_info(so), rows);
-}
-
-ProtectOptions tiny_options() {
-  ProtectOptions o;
-  o.model = "small-cnn";
-  o.max_iters = 1;
-  o.train_steps = 2;
-  o.pgd_steps = 3;
-  o.batch_size = 16;
-  o.stop_acc = 0;
-  o.lr = 0.01;
-  return o;
-}
 
 /// The mean loss of `model` (eval mode) on x + delta.
 double loss_on(models::Net& model, const methods::ShardTensors& s, const at::Tensor& delta) {

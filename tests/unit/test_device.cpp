@@ -9,8 +9,8 @@
 #include "salm/models/device.hpp"
 #include "salm/models/models.hpp"
 #include "salm/models/training.hpp"
-#include "salm/data/synth.hpp"
 #include "salm/dist/communicator.hpp"
+#include "tiny_protect.hpp"
 
 using namespace salm;
 
@@ -60,24 +60,14 @@ TEST(Device, LinearAdaptivePoolingIsLibTorchsAverage) {
 }
 
 TEST(Device, TheAlgorithmKeepsItsGuaranteesOnEveryDevice) {
-  data::SynthOptions so;
-  so.classes = 3;
-  so.train = 24;
-  so.size = 16;
-  auto rows = data::synth_rows(so, "train", 0, 24);
-  ProtectOptions opt;
-  opt.model = "small-cnn";
-  opt.max_iters = 1;
-  opt.train_steps = 2;
-  opt.pgd_steps = 2;
+  auto opt = test::tiny_options();
   opt.batch_size = 8;
-  opt.stop_acc = 0;
   opt.mask_scope = MaskScope::klass;
   opt.init = Init::texture;
   for (const auto& d : devices()) {
     SCOPED_TRACE(d.str());
     models::configure_device(d, Precision::fp32);
-    auto s = methods::make_shard(rows, data::synth_info(so), 24, d);
+    auto s = test::tiny_shard(24, d);
     ASSERT_EQ(s.x.device(), models::to_torch(d));
     dist::SelfCommunicator comm;
     auto model = methods::make_source_model(opt, s);
