@@ -1,5 +1,7 @@
 #include "salm/app/inspect.hpp"
 
+#include <sys/stat.h>
+
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -9,6 +11,7 @@
 
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "salm/core/error.hpp"
 #include "salm/data/noise_source.hpp"
@@ -70,6 +73,13 @@ void inspect_noise(const std::string& path, bool json, bool similarity, const st
                    dist::Communicator& comm, std::ostream& os) {
   auto noise = io::NoiseFile::open(path);
   const auto& f = noise.h5();
+  // The key of the release: with the source or the release, its /delta gives the clean images back.
+  struct stat st {};
+  const bool shared = ::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0;
+  if (shared && comm.rank() == 0)
+    spdlog::warn("{} is readable by its group or others (mode {:04o}): with the source or the release it gives the clean "
+                 "images back; keep it private (chmod 600)",
+                 path, st.st_mode & 07777);
   std::optional<eval::Similarity> sim;
   if (similarity) sim = noise_similarity(noise, data_path, comm);
   auto d = f.dims("/delta");
@@ -112,6 +122,7 @@ void inspect_noise(const std::string& path, bool json, bool similarity, const st
   nlohmann::json j;
   j["file"] = path;
   j["kind"] = "noise";
+  j["private"] = !shared;
   j["rows"] = n;
   j["height"] = h;
   j["width"] = w;

@@ -87,8 +87,14 @@ ProtectResult protect(const ProtectRequest& req, dist::Communicator& comm) {
   const std::int64_t n = opt.subset > 0 ? std::min(opt.subset, shape.rows) : shape.rows;
   if (n < 1) throw InputError(files.data, fmt::format("split '{}' is empty", opt.split));
   out.rows = n;
-  // Refuse a bad output now, not after hours of work.
+  // Claim the outputs and refuse a bad one now, not after hours of work: a second run on the same
+  // --out or checkpoint directory stops here with one line.
   io::check_output_path(files.out, files.overwrite, comm);
+  io::OutputLock out_lock(files.out, comm);
+  const std::string ckpt_dir = files.checkpoint_dir.empty() ? files.out + ".ckpt" : files.checkpoint_dir;
+  const bool checkpoints = opt.min_min() && !files.no_checkpoint;
+  std::optional<io::OutputLock> ckpt_lock;
+  if (checkpoints) ckpt_lock.emplace(ckpt_dir, comm);
   if (!files.report.empty()) io::check_output_path(files.report, files.overwrite, comm);
 
   std::string sha;
@@ -111,8 +117,6 @@ ProtectResult protect(const ProtectRequest& req, dist::Communicator& comm) {
 
   // Checkpoint: resume if one matches these options and data. Only the min-min loop checkpoints:
   // the baselines are short and start over.
-  const std::string ckpt_dir = files.checkpoint_dir.empty() ? files.out + ".ckpt" : files.checkpoint_dir;
-  const bool checkpoints = opt.min_min() && !files.no_checkpoint;
   if (checkpoints) out.checkpoint_dir = ckpt_dir;
   io::CheckpointStore store(ckpt_dir, comm);
   const std::string fp = fmt::format("{} rows={} data={}", opt::fingerprint(opt), n, sha);

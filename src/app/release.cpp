@@ -25,8 +25,8 @@ const std::vector<std::pair<app::ReleaseFormat, const char*>>& EnumNames<app::Re
   return v;
 }
 const std::vector<std::pair<app::ReleaseSplits, const char*>>& EnumNames<app::ReleaseSplits>::values() {
-  static const std::vector<std::pair<app::ReleaseSplits, const char*>> v{{app::ReleaseSplits::all, "all"},
-                                                                         {app::ReleaseSplits::train, "train"}};
+  static const std::vector<std::pair<app::ReleaseSplits, const char*>> v{{app::ReleaseSplits::train, "train"},
+                                                                         {app::ReleaseSplits::all, "all"}};
   return v;
 }
 }  // namespace salm::opt
@@ -110,12 +110,19 @@ void export_release(const ExportRequest& req, dist::Communicator& comm) {
   std::vector<ReleaseSplit> splits;
   auto pairs = data::read_protected_pairs(noise, *reader, dist::Shard{0, noise.rows()});  // checked against the source
   splits.push_back({"train", pairs.protected_.shape, std::move(pairs.protected_.images), std::move(pairs.protected_.labels)});
-  if (req.splits == ReleaseSplits::all)
+  if (req.splits == ReleaseSplits::all) {
+    std::string clean;
     for (const auto& sp : reader->splits()) {
       if (sp == protected_split || sp == "train") continue;
       auto d = reader->read_all(sp);
+      clean += fmt::format("{}{} {}", clean.empty() ? "" : ", ", sp, d.shape.rows);
       splits.push_back({sp, d.shape, std::move(d.images), std::move(d.labels)});
     }
+    if (!clean.empty())
+      spdlog::warn("{} also ships clean images of {} ({}): anyone may train on those; --splits train releases only "
+                   "protected images",
+                   out, reader->path(), clean);
+  }
   if (req.format == ReleaseFormat::npz) write_release_npz(out, splits, /*deflate=*/true, overwrite);
   else write_release_pngs(out, splits, overwrite);
   std::string what;
@@ -158,7 +165,8 @@ void restore(const RestoreRequest& req, dist::Communicator& comm) {
                                rows.images[i] = static_cast<std::uint8_t>(std::clamp(x, 0.0, 255.0));
                              }
                              return rows;
-                           });
+                           },
+                           2048, io::FileAccess::owner);  // clean data: as private as the key
   if (comm.rank() == 0) spdlog::info("wrote {}: {} train rows restored from {} with {}", out, train.rows, release, noise_path);
 }
 

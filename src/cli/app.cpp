@@ -91,16 +91,19 @@ int dispatch(int argc, char** argv, dist::Communicator& comm) {
   po::options_description own = options_of(*sub);
   po::options_description all(fmt::format("Usage: {}\n\n{}", sub->usage, sub->summary));
   all.add(own).add(common_options());
-  std::set<std::string> known;
-  for (const auto& s : subcommands())
+  std::set<std::string> known, sections;
+  for (const auto& s : subcommands()) {
+    sections.insert(s.name);
     for (const auto& n : option_names(options_of(s))) known.insert(n);
-  ParseRequest req{sub->name, &all, &sub->positional, {args.begin() + 1, args.end()}, known};
+  }
+  ParseRequest req{sub->name, &all, &sub->positional, {args.begin() + 1, args.end()}, known, sections};
   auto vm = parse(req);
   if (vm.count("help")) {
     if (root) std::cout << all << "\n";
     return 0;
   }
   log::init(comm.rank(), comm.size(), vm["log-level"].as<std::string>());
+  if (vm["threads"].as<int>() < 0) throw UsageError(fmt::format("--threads must be >= 0, got {}", vm["threads"].as<int>()));
   auto threads = dist::configure_threads(vm["threads"].as<int>(), comm.mpi_comm());
   // The device and the communicator, decided once: --device (the rank's GPU: node-local rank
   // modulo the visible GPUs), then --comm (auto: NCCL between GPUs, MPI on the CPU).

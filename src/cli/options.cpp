@@ -5,6 +5,8 @@
 #include <fstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <sys/stat.h>
 
 #include "salm/core/error.hpp"
 
@@ -40,6 +42,9 @@ namespace {
 /// other sections are left alone (they belong to other subcommands); a top-level key that no
 /// subcommand knows is an error (a typo should not be silently ignored).
 po::parsed_options parse_ini(const std::string& path, const ParseRequest& req) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw InputError(path, "cannot open config file");
+  if (!S_ISREG(st.st_mode)) throw InputError(path, "is not a config file (--config needs a regular INI file)");
   std::ifstream in(path);
   if (!in) throw InputError(path, "cannot open config file");
   po::options_description none;
@@ -55,7 +60,11 @@ po::parsed_options parse_ini(const std::string& path, const ParseRequest& req) {
     std::string key = o.string_key;
     auto dot = key.find('.');
     if (dot != std::string::npos) {
-      if (key.substr(0, dot) != req.subcommand) continue;  // another subcommand's section
+      const std::string section = key.substr(0, dot);
+      if (!req.sections.count(section))
+        throw InputError(path, fmt::format("unknown section [{}] (sections are subcommand names: {})", section,
+                                           fmt::join(req.sections, ", ")));
+      if (section != req.subcommand) continue;  // another subcommand's section
       key = key.substr(dot + 1);
       if (!mine.count(key))
         throw InputError(path, fmt::format("[{}] has unknown option '{}'", req.subcommand, key));

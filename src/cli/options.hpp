@@ -25,10 +25,12 @@ struct ParseRequest {
   const po::positional_options_description* positional = nullptr;
   std::vector<std::string> args;             ///< arguments after the subcommand name
   std::set<std::string> all_known;           ///< option names of every subcommand (INI keys of others are ignored)
+  std::set<std::string> sections;            ///< the subcommands' names: the INI sections there may be
 };
 
 /// Parses with the precedence above and runs notify(). Throws UsageError for unknown options,
-/// bad values, a missing config file or an unknown key in it. With --help, returns without
+/// bad values, and InputError for a config file that is missing or not a regular file, or has an
+/// unknown key or section. With --help, returns without
 /// notify() (required options may be missing).
 po::variables_map parse(const ParseRequest& req);
 

@@ -111,8 +111,8 @@ void write_split_rows(io::H5File& file, const SplitData& rows) {
 
 void write_dataset_file(const std::string& path, bool overwrite, dist::Communicator& comm,
                         const DatasetInfo& info, const std::map<std::string, SplitShape>& splits,
-                        const RowSource& source, std::int64_t chunk_rows) {
-  io::AtomicH5Output out(path, overwrite, comm);
+                        const RowSource& source, std::int64_t chunk_rows, io::FileAccess access) {
+  io::AtomicH5Output out(path, overwrite, comm, access);
   create_dataset_layout(out.file(), info, splits);
   std::int64_t total = 0;
   for (const auto& [name, s] : splits) total += s.rows;

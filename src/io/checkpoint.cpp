@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <cerrno>
 #include <cstring>
+#include <vector>
 #include <filesystem>
 #include <fstream>
 
@@ -18,6 +20,7 @@
 #include "salm/core/error.hpp"
 #include "salm/core/system.hpp"
 #include "salm/io/h5.hpp"
+#include "salm/io/noise_file.hpp"
 
 namespace salm::io {
 namespace fs = std::filesystem;
@@ -26,6 +29,46 @@ namespace {
 bool is_generation(const fs::directory_entry& e) {
   auto n = e.path().filename().string();
   return e.is_directory() && n.rfind("it", 0) == 0 && n.find("-stage") != std::string::npos;
+}
+
+/// The files of a generation, in the order they are written; the manifest holds their SHA-256.
+const std::vector<std::string>& generation_files() {
+  static const std::vector<std::string> f{"state.h5", "model.pt", "meta.json"};
+  return f;
+}
+
+/// Writes `text` to `path` (0600) and checks that it arrived: "" or the problem.
+std::string write_private(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return fmt::format("{}: cannot write: {}", path.string(), std::strerror(errno));
+  ::chmod(path.c_str(), 0600);
+  return "";
+}
+
+/// "" when every file of generation `gen` has the SHA-256 its manifest says, else the problem.
+std::string verify_manifest(const fs::path& gen) {
+  std::ifstream in(gen / "manifest.json");
+  if (!in) return "has no manifest.json (an unfinished or foreign checkpoint)";
+  nlohmann::json m;
+  try {
+    m = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception&) {
+    return "manifest.json is not valid JSON (damaged)";
+  }
+  for (const auto& name : generation_files()) {
+    if (!m.contains("sha256") || !m["sha256"].contains(name)) return fmt::format("manifest.json does not list {}", name);
+    std::string sha;
+    try {
+      sha = sha256_file((gen / name).string());
+    } catch (const InputError&) {
+      return fmt::format("{} is missing or unreadable", name);
+    }
+    if (sha != m["sha256"][name].get<std::string>())
+      return fmt::format("{} does not match its SHA-256 in manifest.json (damaged or edited)", name);
+  }
+  return "";
 }
 }  // namespace
 
@@ -48,6 +91,9 @@ void CheckpointStore::save(CheckpointMeta meta, std::int64_t total_rows, std::in
       fs::create_directories(gen, ec);
     }
     if (ec) problem = fmt::format("{}: cannot create checkpoint directory: {}", gen.string(), ec.message());
+    // A checkpoint holds the noise: as private as the noise file (its rows + the source = the key).
+    ::chmod(dir_.c_str(), 0700);
+    ::chmod(gen.c_str(), 0700);
   }
   comm_.broadcast_string(problem);
   if (!problem.empty()) throw RuntimeError(problem);
@@ -71,25 +117,47 @@ void CheckpointStore::save(CheckpointMeta meta, std::int64_t total_rows, std::in
     f.close();
   }
   if (comm_.rank() == 0) {
-    torch::serialize::OutputArchive archive, ma, oa;
-    model.save(ma);
-    opt.save(oa);
-    archive.write("model", ma);
-    archive.write("optimizer", oa);
-    archive.save_to((gen / "model.pt").string());
+    ::chmod((gen / "state.h5").c_str(), 0600);
+    try {
+      torch::serialize::OutputArchive archive, ma, oa;
+      model.save(ma);
+      opt.save(oa);
+      archive.write("model", ma);
+      archive.write("optimizer", oa);
+      archive.save_to((gen / "model.pt").string());
+      ::chmod((gen / "model.pt").c_str(), 0600);
+    } catch (const c10::Error& e) {
+      problem = fmt::format("{}: cannot write the model: {}", (gen / "model.pt").string(), e.what_without_backtrace());
+    }
     nlohmann::json j{{"iteration", meta.iteration}, {"stage", meta.stage}, {"step", meta.step},
                      {"iterations_done", meta.iterations_done}, {"train_acc", meta.train_acc},
                      {"train_loss", meta.train_loss}, {"fingerprint", meta.fingerprint}, {"ranks", meta.ranks},
                      {"generation", meta.generation}, {"written_at", meta.written_at}};
-    std::ofstream(gen / "meta.json") << j.dump(2) << "\n";
+    if (problem.empty()) problem = write_private(gen / "meta.json", j.dump(2) + "\n");
+    // The manifest last: a generation without one (or whose files differ from it) is never resumed.
+    if (problem.empty()) {
+      nlohmann::json m;
+      for (const auto& name : generation_files()) m["sha256"][name] = sha256_file((gen / name).string());
+      problem = write_private(gen / "manifest.json.tmp", m.dump(2) + "\n");
+      std::error_code ec;
+      if (problem.empty()) fs::rename(gen / "manifest.json.tmp", gen / "manifest.json", ec);
+      if (ec) problem = fmt::format("{}: cannot write: {}", (gen / "manifest.json").string(), ec.message());
+    }
     // Switch `latest` atomically, then drop the older generations.
     fs::path tmp = fs::path(dir_) / "latest.tmp", latest = fs::path(dir_) / "latest";
-    std::ofstream(tmp) << meta.generation << "\n";
+    if (problem.empty()) problem = write_private(tmp, meta.generation + "\n");
+    if (problem.empty()) {
+      std::error_code ec;
+      fs::rename(tmp, latest, ec);
+      if (ec) problem = fmt::format("{}: cannot publish checkpoint: {}", latest.string(), ec.message());
+    }
     std::error_code ec;
-    fs::rename(tmp, latest, ec);
-    if (ec) problem = fmt::format("{}: cannot publish checkpoint: {}", latest.string(), ec.message());
-    for (const auto& e : fs::directory_iterator(dir_, ec))
-      if (is_generation(e) && e.path().filename() != meta.generation) fs::remove_all(e.path(), ec);
+    if (problem.empty()) {
+      for (const auto& e : fs::directory_iterator(dir_, ec))
+        if (is_generation(e) && e.path().filename() != meta.generation) fs::remove_all(e.path(), ec);
+    } else {
+      fs::remove_all(gen, ec);  // the previous generation stays the latest
+    }
   }
   comm_.broadcast_string(problem);
   if (!problem.empty()) throw RuntimeError(problem);
@@ -97,11 +165,26 @@ void CheckpointStore::save(CheckpointMeta meta, std::int64_t total_rows, std::in
 }
 
 std::optional<CheckpointMeta> CheckpointStore::latest() const {
-  fs::path latest = fs::path(dir_) / "latest";
-  std::ifstream in(latest);
-  if (!in) return std::nullopt;
-  std::string gen;
-  std::getline(in, gen);
+  // Rank 0 reads `latest` and verifies the generation against its manifest; every rank gets the
+  // verdict (a damaged checkpoint is refused alike everywhere, never silently resumed).
+  std::string gen, problem;
+  int found = 0;
+  if (comm_.rank() == 0) {
+    std::ifstream in(fs::path(dir_) / "latest");
+    if (in) {
+      found = 1;
+      std::getline(in, gen);
+      if (gen.empty() || gen.find('/') != std::string::npos) problem = "names no checkpoint generation";
+      else problem = verify_manifest(fs::path(dir_) / gen);
+    }
+  }
+  comm_.broadcast_bytes(&found, sizeof(found), 0);
+  if (!found) return std::nullopt;
+  comm_.broadcast_string(gen);
+  comm_.broadcast_string(problem);
+  if (!problem.empty())
+    throw InputError((fs::path(dir_) / gen).string(),
+                     problem + "; remove the checkpoint directory to start over, or pass another --checkpoint-dir");
   fs::path meta = fs::path(dir_) / gen / "meta.json";
   std::ifstream m(meta);
   if (!m) throw InputError(meta.string(), "checkpoint metadata missing (remove the checkpoint directory to start over)");

@@ -53,7 +53,7 @@ void write_attributes(H5File& f, const Attributes& attrs) {
 
 void write_noise_file(const std::string& path, bool overwrite, dist::Communicator& comm, const NoiseLayout& layout,
                       const NoiseRows& rows, const Attributes& attrs) {
-  AtomicH5Output out(path, overwrite, comm);
+  AtomicH5Output out(path, overwrite, comm, FileAccess::owner);  // the key: private
   create_noise_layout(out.file(), layout);
   write_noise_rows(out.file(), rows);
   write_attributes(out.file(), attrs);

@@ -1,6 +1,7 @@
 #include "salm/io/publish.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +35,10 @@ std::string output_problem(const std::string& path, bool overwrite) {
     if (S_ISDIR(st.st_mode)) return "is a directory";
     if (!overwrite) return "already exists (pass --overwrite to replace it)";
   }
+  if (!overwrite && ::stat((path + ".partial").c_str(), &st) == 0)
+    return fmt::format("{}.partial exists: another salm run may be writing it, or one was killed; remove it or pass "
+                       "--overwrite",
+                       path);
   // Probe writability by creating a file: access(2) says yes to root on read-only places.
   std::string probe = fmt::format("{}/.salm-write-probe-{}", dir, ::getpid());
   int fd = ::open(probe.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
@@ -58,6 +63,38 @@ void check_output_path(const std::string& path, bool overwrite, dist::Communicat
   agree_or_throw(path, comm, [&] { return output_problem(path, overwrite); });
 }
 
+OutputLock::OutputLock(const std::string& path, dist::Communicator& comm) : lock_path_(path + ".lock") {
+  std::string problem;
+  if (comm.rank() == 0) {
+    fd_ = ::open(lock_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) {
+      problem = fmt::format("cannot create its lock file {}: {}", lock_path_, std::strerror(errno));
+    } else if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      char holder[256] = {0};
+      ssize_t n = ::pread(fd_, holder, sizeof(holder) - 1, 0);
+      std::string who = n > 0 ? std::string(holder, static_cast<std::size_t>(n)) : "unknown";
+      while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
+      problem = fmt::format("is in use by another salm run (pid and host: {}; it holds {})", who, lock_path_);
+      ::close(fd_);
+      fd_ = -1;
+    } else {
+      char host[256] = {0};
+      ::gethostname(host, sizeof(host) - 1);
+      std::string me = fmt::format("{} {}\n", ::getpid(), host);
+      if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size()))
+        spdlog::debug("{}: cannot record the holder", lock_path_);
+    }
+  }
+  comm.broadcast_string(problem, 0);
+  if (!problem.empty()) throw InputError(path, problem);
+}
+
+OutputLock::~OutputLock() {
+  if (fd_ < 0) return;
+  ::unlink(lock_path_.c_str());  // while still holding it: a waiting run finds no file, or a free one
+  ::close(fd_);
+}
+
 void publish_text(const std::string& path, const std::string& text) {
   std::string tmp = path + ".partial";
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
@@ -70,7 +107,7 @@ void publish_text(const std::string& path, const std::string& text) {
   }
 }
 
-AtomicH5Output::AtomicH5Output(std::string path, bool overwrite, dist::Communicator& comm)
+AtomicH5Output::AtomicH5Output(std::string path, bool overwrite, dist::Communicator& comm, FileAccess access)
     : path_(std::move(path)), overwrite_(overwrite), comm_(comm),
       file_([&]() -> H5File {
         check_output_path(path_, overwrite_, comm_);
@@ -85,7 +122,10 @@ AtomicH5Output::AtomicH5Output(std::string path, bool overwrite, dist::Communica
           return "";
         });
         comm_.barrier();
-        return H5File::create_exclusive(partial, comm_.mpi_comm());
+        auto f = H5File::create_exclusive(partial, comm_.mpi_comm());
+        if (access == FileAccess::owner && comm_.rank() == 0 && ::chmod(partial.c_str(), 0600) != 0)
+          spdlog::warn("{}: cannot make it private (chmod 600): {}", partial, std::strerror(errno));
+        return f;
       }()) {}
 
 AtomicH5Output::~AtomicH5Output() {

@@ -329,8 +329,7 @@ LoopResult MinMin::run(const ShardTensors& shard, std::optional<NoiseState> resu
     if (hooks.checkpoint) hooks.checkpoint(st, *im.model, *im.sgd);
   };
   bool root = im.comm.rank() == 0;
-  // A resumed run that had already met the stop accuracy is finished; one that ran out of
-  // iterations goes on if --max-iters is now larger.
+  // A resumed run that had already met the stop accuracy is finished.
   res.reached_stop_acc = st.iterations_done > 0 && opt.stop_acc > 0 && st.train_acc >= opt.stop_acc;
   while (!res.reached_stop_acc && st.pos.iteration < opt.max_iters) {
     const int it = st.pos.iteration;

@@ -37,6 +37,8 @@ TEST(Cli, UsageErrorsExitTwoWithOneLine) {
                                         {"synth", "--out", "x.h5", "--classes", "many"},
                                         {"synth", "--out", "x.h5", "--channels", "2"},
                                         {"synth", "--out", "x.h5", "--log-level", "loud"},
+                                        {"synth", "--out", "x.h5", "--threads", "-1"},
+                                        {"synth", "--out", "x.h5", "--config", "/tmp"},
                                         {"convert", "--in", "a.npz", "--out", "b.h5", "--task", "regression"}}) {
     auto r = run_salm(args);
     EXPECT_EQ(r.exit_code, 2) << args[0] << " " << r.err;

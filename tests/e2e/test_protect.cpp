@@ -400,3 +400,48 @@ TEST(Evaluate, ValSplitIsTheYardstickWhenAsked) {
   test::expect_one_error(eval({"--noise", dir.file("nv.h5"), "--eval-split", "val"}), "nv.h5");
   EXPECT_FALSE(test::file_exists(dir.file("r.json.partial")));
 }
+
+TEST(Protect, ASecondRunOnTheSameOutputIsRefusedAtOnce) {
+  test::TempDir dir;
+  std::string out = dir.file("n.h5"), paused = dir.file("paused");
+  std::vector<std::string> cmd{SALM_BINARY};
+  auto args = quick(out);
+  cmd.insert(cmd.end(), args.begin(), args.end());
+  // The first run waits at its 2nd step boundary until it is signalled.
+  test::RunResult first;
+  std::thread runner([&] {
+    first = test::run_process(cmd, {"SALM_TEST_PAUSE_AT_STEP=2", "SALM_TEST_PAUSED_FILE=" + paused});
+  });
+  pid_t pid = 0;
+  for (auto t0 = std::chrono::steady_clock::now();
+       pid == 0 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60);) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (test::file_exists(paused)) pid = static_cast<pid_t>(std::atoi(test::read_file(paused).c_str()));
+  }
+  ASSERT_GT(pid, 0) << "the first run never paused";
+  // A second run with the same --out, or only the same checkpoint directory: refused at once.
+  for (const auto& target : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {out, {}}, {dir.file("other.h5"), {"--checkpoint-dir", out + ".ckpt"}}}) {
+    auto a = quick(target.first, target.second);
+    auto t0 = std::chrono::steady_clock::now();
+    auto second = run_salm(a);
+    EXPECT_EQ(second.exit_code, 2) << second.err;
+    auto lines = test::error_lines(second.err);
+    ASSERT_EQ(lines.size(), 1u) << second.err;
+    EXPECT_NE(lines[0].find("in use by another salm run"), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find(std::to_string(pid)), std::string::npos) << lines[0];
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
+  }
+  kill(pid, SIGTERM);
+  runner.join();
+  EXPECT_EQ(first.exit_code, 3) << first.err;
+  EXPECT_FALSE(test::file_exists(out + ".lock"));
+  EXPECT_FALSE(test::file_exists(dir.file("other.h5")));
+  // An unfinished OUT.partial (a killed run's) is refused before any work.
+  test::write_file(dir.file("p.h5.partial"), "left over");
+  auto r = run_salm(quick(dir.file("p.h5")));
+  EXPECT_EQ(r.exit_code, 2);
+  auto lines = test::error_lines(r.err);
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  EXPECT_NE(lines[0].find("p.h5.partial exists"), std::string::npos) << lines[0];
+}

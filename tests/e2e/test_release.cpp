@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <stb_image.h>
+#include <sys/stat.h>
 
 #include "salm/data/reader.hpp"
 #include "salm/io/h5.hpp"
@@ -23,11 +24,44 @@ struct Protected {
 };
 }  // namespace
 
-TEST(Release, ExportNpzThenRestoreGivesTheCleanImagesBitForBit) {
+namespace {
+unsigned mode_of(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 0777;
+}
+}  // namespace
+
+TEST(Release, ByDefaultOnlyProtectedImagesAndTheKeysArePrivate) {
   Protected p;
+  EXPECT_EQ(mode_of(p.noise), 0600u) << "the noise file is the key";
   std::string npz = p.dir.file("release.npz");
   auto r = test::run_salm({"export", p.noise, "--out", npz});
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("clean images"), std::string::npos) << r.err;
+  auto rel = data::open_dataset(npz);
+  EXPECT_EQ(rel->splits(), std::vector<std::string>{"train"});
+  EXPECT_EQ(rel->read_all("train").images, io::H5File::open_read(p.noise).read_all<std::uint8_t>("/protected"));
+  // The release is images and labels only: nothing of the key, nor where it came from.
+  const std::string bytes = test::read_file(npz);
+  for (const char* leak : {"delta", "mask", "sha256", "d.h5"}) EXPECT_EQ(bytes.find(leak), std::string::npos) << leak;
+  auto restored = p.dir.file("restored.h5");
+  ASSERT_EQ(test::run_salm({"restore", "--protected", npz, "--noise", p.noise, "--out", restored}).exit_code, 0);
+  EXPECT_EQ(mode_of(restored), 0600u) << "restored clean data";
+  EXPECT_EQ(data::open_dataset(restored)->read_all("train").images, data::open_dataset(p.data)->read_all("train").images);
+  // inspect says when a key is readable by others
+  ::chmod(p.noise.c_str(), 0644);
+  auto i = test::run_salm({"inspect", p.noise});
+  EXPECT_EQ(i.exit_code, 0);
+  EXPECT_NE(i.err.find("readable by its group or others"), std::string::npos) << i.err;
+}
+
+TEST(Release, ExportNpzThenRestoreGivesTheCleanImagesBitForBit) {
+  Protected p;
+  std::string npz = p.dir.file("release.npz");
+  auto r = test::run_salm({"export", p.noise, "--out", npz, "--splits", "all"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("also ships clean images"), std::string::npos) << r.err;
   auto rel = data::open_dataset(npz), src = data::open_dataset(p.data);
   auto prot = io::H5File::open_read(p.noise).read_all<std::uint8_t>("/protected");
   EXPECT_EQ(rel->read_all("train").images, prot);

@@ -3,6 +3,8 @@
 // same noise, refuses a checkpoint of other options; evaluate and its suite.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <csignal>
 
 #include "salm/app/datasets.hpp"
@@ -98,12 +100,13 @@ TEST(App, ProtectStopsOnItsHookAndResumesToTheSameNoise) {
   req.step_hook = {};
   req.options.k = 20;
   EXPECT_THROW(app::protect(req, comm), InputError);
-  // ... while more iterations are a continuation of the same run.
   req.options.k = 10;
-  req.options.max_iters = 3;
-  auto more = app::protect(req, comm);
-  EXPECT_TRUE(more.resumed);
-  EXPECT_EQ(more.iterations, 3);
+  req.options.max_iters = 3;  // so is one of another --max-iters
+  EXPECT_THROW(app::protect(req, comm), InputError);
+  req.options.max_iters = 2;  // the same options continue it
+  auto same = app::protect(req, comm);
+  EXPECT_TRUE(same.resumed);
+  EXPECT_EQ(same.iterations, 2);
 }
 
 TEST(App, ProtectBaselinesAndBadRequests) {
@@ -163,4 +166,41 @@ TEST(App, EvaluateOneVictimAndTheSuite) {
   e.audit.jpeg.reset();
   e.audit.fraction = 50;
   EXPECT_THROW(app::evaluate(e, comm), UsageError);  // --fraction needs --noise
+}
+
+TEST(App, ADamagedOrEditedCheckpointIsRefusedNamingItsFile) {
+  test::TempDir dir;
+  auto data = tiny_dataset(dir);
+  dist::SelfCommunicator comm;
+  auto req = quick_protect(data, dir.file("n.h5"));
+  req.step_hook = [n = 0]() mutable { return ++n == 3 ? SIGUSR1 : 0; };
+  ASSERT_EQ(app::protect(req, comm).status, app::ProtectStatus::stopped);
+  req.step_hook = {};
+  const std::string ckpt = dir.file("n.h5.ckpt");
+  const std::string gen = ckpt + "/" + test::read_file(ckpt + "/latest").substr(0, test::read_file(ckpt + "/latest").size() - 1);
+  // Private, like the noise file: the checkpoint holds the noise.
+  struct stat st {};
+  ASSERT_EQ(::stat(ckpt.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  for (const char* f : {"state.h5", "model.pt", "meta.json", "manifest.json"}) {
+    ASSERT_EQ(::stat((gen + "/" + f).c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+  }
+  for (const char* f : {"state.h5", "model.pt", "meta.json"}) {
+    const std::string path = gen + "/" + f, good = test::read_file(path);
+    std::string bad = good;
+    bad[bad.size() / 2] = static_cast<char>(bad[bad.size() / 2] ^ 0x40);  // one byte
+    test::write_file(path, bad);
+    try {
+      app::protect(req, comm);
+      FAIL() << "a checkpoint with a damaged " << f << " was resumed";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("manifest"), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(test::file_exists(dir.file("n.h5")));
+    test::write_file(path, good);
+  }
+  ::unlink((gen + "/manifest.json").c_str());  // an unfinished generation
+  EXPECT_THROW(app::protect(req, comm), InputError);
 }

@@ -1,5 +1,6 @@
 // io: HDF5 wrappers (serial here; the parallel path is in tests/mpi) and atomic publication.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "salm/core/error.hpp"
 #include "salm/dist/communicator.hpp"
@@ -112,4 +113,28 @@ TEST(AtomicOutput, RefusesExistingOutputAndForeignPartial) {
   EXPECT_THROW(io::AtomicH5Output(other, false, comm), InputError);
   EXPECT_EQ(test::read_file(other + ".partial"), "another run's");
   EXPECT_THROW(io::check_output_path(dir.file("no/such/dir.h5"), false, comm), InputError);
+}
+
+TEST(OutputLock, ASecondClaimIsRefusedNamingTheHolderUntilTheFirstEnds) {
+  test::TempDir dir;
+  dist::SelfCommunicator comm;
+  const std::string out = dir.file("n.h5");
+  {
+    io::OutputLock first(out, comm);
+    EXPECT_TRUE(test::file_exists(out + ".lock"));
+    try {
+      io::OutputLock second(out, comm);
+      FAIL() << "a second claim on the same output was granted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("in use by another salm run"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(std::to_string(::getpid())), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_FALSE(test::file_exists(out + ".lock"));
+  test::write_file(out + ".lock", "4242 gone-host\n");  // left by a killed run: nobody holds it
+  EXPECT_NO_THROW(io::OutputLock again(out, comm));
+  // An output's unfinished .partial is refused before any work, unless --overwrite.
+  test::write_file(out + ".partial", "x");
+  EXPECT_THROW(io::check_output_path(out, false, comm), InputError);
+  EXPECT_NO_THROW(io::check_output_path(out, true, comm));
 }

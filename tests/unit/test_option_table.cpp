@@ -25,7 +25,7 @@ T parse_as(std::vector<std::string> args, po::variables_map* out = nullptr) {
   po::options_description d("t");
   add_fields<T>(d);
   d.add(common_options());
-  ParseRequest req{"protect", &d, nullptr, std::move(args), option_names(d)};
+  ParseRequest req{"protect", &d, nullptr, std::move(args), option_names(d), {"protect"}};
   auto vm = parse(req);
   T o;
   read_fields(vm, o);
@@ -130,11 +130,16 @@ TEST(OptionTable, TheFingerprintHoldsWhatTheResultDependsOn) {
   b = a;
   b.init = Init::klass;
   EXPECT_NE(opt::fingerprint(b), fp);
-  // A resumed run may be given more iterations or another stop accuracy.
+  // Another --max-iters or --stop-acc is another run: a checkpoint of it is not resumed.
   b = a;
   b.max_iters = 20;
+  EXPECT_NE(opt::fingerprint(b), fp);
+  b = a;
   b.stop_acc = 0.5;
-  EXPECT_EQ(opt::fingerprint(b), fp);
+  EXPECT_NE(opt::fingerprint(b), fp);
+  b = a;
+  b.precision = Precision::bf16;
+  EXPECT_NE(opt::fingerprint(b), fp);
   // Every option of the table is in the attributes; the files' options are not.
   std::set<std::string> keys;
   for (const auto& [k, v] : opt::values(a)) keys.insert(k);

@@ -20,7 +20,8 @@ struct Fixture {
     desc.add(common_options());
   }
   po::variables_map parse(std::vector<std::string> args) {
-    ParseRequest req{"synth", &desc, nullptr, std::move(args), {"seed", "name", "flag", "num-classes", "epochs"}};
+    ParseRequest req{"synth", &desc, nullptr, std::move(args), {"seed", "name", "flag", "num-classes", "epochs"},
+                     {"synth", "evaluate"}};
     return cli::parse(req);
   }
 };
@@ -103,6 +104,10 @@ TEST(Options, UnknownOrBadInputIsAUsageError) {
   // a key of another subcommand at the top level is left to that subcommand
   test::write_file(dir.file("shared.ini"), "epochs = 4\nseed = 9\n");
   EXPECT_EQ(f.parse({"--config", dir.file("shared.ini")})["seed"].as<int>(), 9);
+  // a section that names no subcommand (a typo) and a directory are errors, not silently ignored
+  test::write_file(dir.file("typo-section.ini"), "[synht]\nseed = 4\n");
+  EXPECT_THROW(f.parse({"--config", dir.file("typo-section.ini")}), InputError);
+  EXPECT_THROW(f.parse({"--config", dir.path()}), InputError);
   // an unknown SALM_* variable (SALM_BIN for the Slurm scripts) is not an option and is ignored
   setenv("SALM_BIN", "/usr/bin/true", 1);
   EXPECT_NO_THROW(f.parse({}));

@@ -13,7 +13,7 @@
 namespace salm::app {
 
 enum class ReleaseFormat { npz, png };
-enum class ReleaseSplits { all, train };
+enum class ReleaseSplits { train, all };
 
 }  // namespace salm::app
 
@@ -32,7 +32,7 @@ struct ExportRequest {
   NoiseSource source;
   OutputFile output;
   ReleaseFormat format = ReleaseFormat::npz;
-  ReleaseSplits splits = ReleaseSplits::all;
+  ReleaseSplits splits = ReleaseSplits::train;
   data::OpenOptions open;
 
   template <class Self, class V>
@@ -41,13 +41,17 @@ struct ExportRequest {
     NoiseSource::fields(o.source, v);
     OutputFile::fields(o.output, v, "release: a .npz file (npz) or a directory (png)");
     v(field("format", o.format, "npz (MedMNIST layout, deflated) or png (one file per image)"));
-    v(field("splits", o.splits, "all (protected train + the source's val and test) or train"));
+    v(field("splits", o.splits,
+            "train (only the protected images) or all (also the source's val and test splits, clean: anyone may "
+            "train on those; a warning says so)"));
     data::OpenOptions::fields(o.open, v);
   }
 };
 
 /// Writes the release (rank 0): train = the noise file's /protected rows, checked against the
-/// source; with `splits all`, the source's other splits as they are.
+/// source; with `splits all` (asked for explicitly, with one warning line), also the source's
+/// other splits as they are, clean. The release holds images and labels only: no noise, mask,
+/// source path or hash.
 void export_release(const ExportRequest& request, dist::Communicator& comm);
 
 struct RestoreRequest {

@@ -83,8 +83,7 @@ struct Field {
   char short_name = 0;     ///< one-letter alias ("-d"), or 0
   double scale = 1;        ///< the user's value = stored value * scale (1/255 units: 255)
   bool required_ = false;  ///< must be given (no default)
-  bool in_result = true;   ///< describes the result: in file attributes, reports and the checkpoint fingerprint
-  bool resume_fixed = true;  ///< a resumed run must have the same value (else it may change: --max-iters)
+  bool in_result = true;   ///< changes the result: in file attributes, reports and the checkpoint fingerprint
   std::optional<double> lo, hi;
   bool lo_open = false, hi_open = false;
 
@@ -93,8 +92,6 @@ struct Field {
   Field& required() { required_ = true; return *this; }
   /// Not part of the result (paths, verbosity, output switches): left out of fingerprint and attributes.
   Field& not_result() { in_result = false; return *this; }
-  /// May differ between a run and its resumption (it is left out of the checkpoint fingerprint).
-  Field& may_change_on_resume() { resume_fixed = false; return *this; }
   Field& at_least(double v) { lo = v; lo_open = false; return *this; }
   Field& above(double v) { lo = v; lo_open = true; return *this; }
   Field& at_most(double v) { hi = v; hi_open = false; return *this; }
@@ -154,13 +151,12 @@ std::vector<std::pair<std::string, Value>> values(const Options& o, bool all = f
   return out;
 }
 
-/// "method=salm k=10 epsilon=8 ...": the fields a resumed run must match.
+/// "method=salm k=10 epsilon=8 max_iters=10 ...": every field that changes the result; a resumed
+/// run must match it all (another --max-iters is another run).
 template <class Options>
 std::string fingerprint(const Options& o) {
   std::string s;
-  Options::fields(o, [&](const auto& f) {
-    if (f.in_result && f.resume_fixed) s += (s.empty() ? "" : " ") + f.key() + "=" + format(to_value(f.value, f.scale));
-  });
+  for (const auto& [k, v] : values(o)) s += (s.empty() ? "" : " ") + k + "=" + format(v);
   return s;
 }
 

@@ -96,8 +96,8 @@ struct ProtectOptions {
     v(field("step-size", o.step_size, "PGD step in 1/255 units").unit(255).above(0));
     v(field("pgd-steps", o.pgd_steps, "PGD steps per sample per noise stage").at_least(1));
     v(field("train-steps", o.train_steps, "source-model SGD steps per outer iteration").at_least(0));
-    v(field("max-iters", o.max_iters, "outer iterations (train stage + noise stage)").at_least(1).may_change_on_resume());
-    v(field("stop-acc", o.stop_acc, "stop once train accuracy on x+delta reaches this (0: never)").in(0, 1).may_change_on_resume());
+    v(field("max-iters", o.max_iters, "outer iterations (train stage + noise stage)").at_least(1));
+    v(field("stop-acc", o.stop_acc, "stop once train accuracy on x+delta reaches this (0: never)").in(0, 1));
     v(field("reinit-every", o.reinit_every,
             "start every N-th iteration from a freshly initialised source model and optimiser, so that the noise "
             "must be learnable from scratch (0: never, the paper)")
@@ -117,7 +117,7 @@ struct ProtectOptions {
     v(field("eot-samples", o.eot_samples, "J transformations averaged per gradient").at_least(1));
     v(field("eot-transforms", o.eot_transforms, "none or flip-crop"));
     v(field("seed", o.seed, "seed (same seed and ranks: bit-identical noise file)"));
-    v(field("subset", o.subset, "protect only the first N rows (0: all)").at_least(0).may_change_on_resume());
+    v(field("subset", o.subset, "protect only the first N rows (0: all)").at_least(0));
     v(field("split", o.split, "split to protect: train, val or test"));
     v(field("noise-batch-size", o.noise_batch_size,
             "rows per noise batch on each rank (0: --batch-size); larger batches use a GPU better")

@@ -11,6 +11,7 @@
 #include "salm/data/reader.hpp"
 #include "salm/dist/communicator.hpp"
 #include "salm/io/h5.hpp"
+#include "salm/io/publish.hpp"
 
 namespace salm::data {
 
@@ -34,6 +35,7 @@ using RowSource = std::function<SplitData(const std::string& split, std::int64_t
 /// (`path.partial`, renamed at the end). Refuses an existing `path` unless `overwrite`.
 void write_dataset_file(const std::string& path, bool overwrite, dist::Communicator& comm,
                         const DatasetInfo& info, const std::map<std::string, SplitShape>& splits,
-                        const RowSource& source, std::int64_t chunk_rows = 2048);
+                        const RowSource& source, std::int64_t chunk_rows = 2048,
+                        io::FileAccess access = io::FileAccess::usual);
 
 }  // namespace salm::data
