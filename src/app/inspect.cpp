@@ -168,7 +168,10 @@ void inspect(const InspectRequest& req, dist::Communicator& comm, std::ostream& 
   const bool similarity = req.similarity;
   const std::string data_path = req.data.value_or("");
   if (similarity && req.data && data_path.empty()) throw UsageError("--data: a dataset file is needed");
-  {  // a noise file?
+  {  // a noise file? (a FIFO or device is refused before it is opened: reading one would block)
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+      throw InputError(path, "is not a regular file (a FIFO, device or socket)");
     std::ifstream in(path, std::ios::binary);
     char magic[8] = {0};
     in.read(magic, 8);

@@ -11,6 +11,10 @@
 namespace salm::data {
 namespace {
 
+/// How much larger than its stored bytes a compressed image dataset may be: far beyond what any
+/// compression achieves on images (uncompressed data is held to its size).
+constexpr double kMaxCompression = 1000;
+
 class H5DatasetReader final : public DatasetReader {
 public:
   explicit H5DatasetReader(const std::string& path) : DatasetReader(path), file_(io::H5File::open_read(path)) {
@@ -24,6 +28,16 @@ public:
       if (d.size() != 4 || (d[3] != 1 && d[3] != 3))
         throw InputError(path, fmt::format("{} has {} dimensions{}; expected [N,H,W,C] with C = 1 or 3", ig,
                                            d.size(), d.size() == 4 ? fmt::format(" (C = {})", d[3]) : ""));
+      if (d[0] <= 0) throw InputError(path, fmt::format("{} has no rows", ig));
+      if (d[1] <= 0 || d[2] <= 0) throw InputError(path, fmt::format("{} has an empty height or width", ig));
+      // Declared sizes are checked against what the file can hold before anything is allocated:
+      // a header of 2^30 rows in a file of kilobytes is damage, not a dataset.
+      if (auto stored = file_.storage_bytes(ig); stored.has_value()) {
+        const double declared = static_cast<double>(d[0]) * static_cast<double>(d[1] * d[2] * d[3]);
+        if (declared > static_cast<double>(std::max<std::int64_t>(*stored, 1)) * kMaxCompression)
+          throw InputError(path, fmt::format("{} declares {} images of {}x{}x{} ({:.3g} bytes) but the file stores {} bytes of them",
+                                             ig, d[0], d[1], d[2], d[3], declared, *stored));
+      }
       if (file_.type(ig) != io::H5Type::u8)
         throw InputError(path, fmt::format("{} has type {}; uint8 images are required", ig, file_.type_name(ig)));
       auto l = file_.dims(lg);
@@ -44,6 +58,9 @@ public:
                                            splits().front()));
     auto nc = file_.attr_int("/", "num_classes");
     if (!nc || *nc < 1) throw InputError(path, "root attribute 'num_classes' is missing or not a positive integer");
+    if (*nc > kMaxClasses)
+      throw InputError(path, fmt::format("root attribute 'num_classes' is {}: not a number of classes (at most {})", *nc,
+                                         kMaxClasses));
     info_.num_classes = *nc;
     info_.name = file_.attr_string("/", "name").value_or("");
     info_.source = file_.attr_string("/", "source").value_or("");

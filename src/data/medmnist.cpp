@@ -48,6 +48,7 @@ public:
         throw InputError(iw, fmt::format("images have shape {}; expected [N,H,W] or [N,H,W,3]", ih.shape_string()));
       }
       if (s.height <= 0 || s.width <= 0) throw InputError(iw, "images have an empty height or width");
+      if (s.rows <= 0) throw InputError(iw, fmt::format("the {} split has no rows", split));
       const NpyHeader& lh = npz_.header(lk);
       std::string lw = fmt::format("{} [{}]", path, lk);
       if (lh.fortran_order && lh.shape.size() > 1 && lh.shape[1] > 1)
@@ -65,7 +66,8 @@ public:
       if (lh.kind() != 'i' && lh.kind() != 'u' && lh.kind() != 'b')
         throw InputError(lw, fmt::format("labels have dtype {}; integer labels are required", lh.dtype_name()));
       auto v = npy_to_int64(lh, raw.data(), lh.count(), lw);
-      for (auto x : v) max_label = std::max(max_label, x);
+      if (split == "train")  // the classes are those of the training split
+        for (auto x : v) max_label = std::max(max_label, x);
       s.label_dim = l > 1 ? l : 0;
       labels[split] = std::move(v);
       add_split(split, s);
@@ -89,6 +91,9 @@ public:
       info_.task = opt.task.value_or(Task::multi_label);
       info_.num_classes = opt.num_classes.value_or(label_dim_seen);
     } else {
+      if (!opt.num_classes && max_label >= kMaxClasses)
+        throw InputError(fmt::format("{} [train_labels]", path),
+                         fmt::format("labels up to {} are not class ids (at most {} classes)", max_label, kMaxClasses));
       info_.num_classes = opt.num_classes.value_or(max_label + 1);
       info_.task = opt.task.value_or(info_.num_classes == 2 ? Task::binary_class : Task::multi_class);
     }
@@ -96,6 +101,8 @@ public:
     for (const auto& split : splits()) {
       std::string p = check_labels(labels[split], first.label_dim, info_.task, info_.num_classes,
                                    split + "_labels");
+      if (!p.empty() && split != "train" && !opt.num_classes && info_.task != Task::multi_label)
+        p += ": a class that never occurs in train_labels (pass --num-classes if it is real)";
       if (!p.empty()) throw InputError(path, p);
     }
     labels_ = std::move(labels);

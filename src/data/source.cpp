@@ -65,6 +65,8 @@ std::unique_ptr<DatasetReader> open_dataset(const std::string& path, const OpenO
     if (is_idx_directory(path)) return open_idx_directory(path, options);
     throw InputError(path, "is a directory, and not one of IDX files (train-images-idx3-ubyte[.gz], ...)");
   }
+  // Never open a FIFO, device or socket: reading one blocks or never ends.
+  if (!S_ISREG(st.st_mode)) throw InputError(path, "is not a regular file (a FIFO, device or socket)");
   if (st.st_size == 0) throw InputError(path, "file is empty");
   char magic[8] = {0};
   {

@@ -94,6 +94,7 @@ H5File H5File::open_read(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw InputError(path, "no such file");
   if (S_ISDIR(st.st_mode)) throw InputError(path, "is a directory, not a file");
+  if (!S_ISREG(st.st_mode)) throw InputError(path, "is not a regular file (a FIFO, device or socket)");
   if (st.st_size == 0) throw InputError(path, "file is empty");
   htri_t is = H5Fis_hdf5(path.c_str());
   if (is <= 0) {
@@ -141,6 +142,13 @@ std::vector<std::int64_t> H5File::dims(const std::string& name) const {
   std::vector<hsize_t> d(static_cast<std::size_t>(nd));
   SALM_CHECK_H5(H5Sget_simple_extent_dims(sp.get(), d.data(), nullptr));
   return std::vector<std::int64_t>(d.begin(), d.end());
+}
+
+std::optional<std::int64_t> H5File::storage_bytes(const std::string& name) const {
+  H5Id ds(SALM_CHECK_H5(H5Dopen2(id(), name.c_str(), H5P_DEFAULT)), H5Dclose);
+  hsize_t n = H5Dget_storage_size(ds.get());
+  H5Eclear2(H5E_DEFAULT);
+  return static_cast<std::int64_t>(n);
 }
 
 H5Type H5File::type(const std::string& name) const {
@@ -292,6 +300,8 @@ std::optional<std::string> H5File::attr_string(const std::string& obj, const std
     char* p = nullptr;
     H5Id mt(SALM_CHECK_H5(H5Tcopy(H5T_C_S1)), H5Tclose);
     SALM_CHECK_H5(H5Tset_size(mt.get(), H5T_VARIABLE));
+    // The file's character set (h5py writes UTF-8): HDF5 converts no string between ASCII and UTF-8.
+    SALM_CHECK_H5(H5Tset_cset(mt.get(), H5Tget_cset(t.get())));
     SALM_CHECK_H5(H5Aread(a->get(), mt.get(), &p));
     std::string s = p ? p : "";
     H5free_memory(p);

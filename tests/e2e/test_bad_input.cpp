@@ -15,6 +15,7 @@
 #include <cctype>
 #include <cstring>
 #include <random>
+#include <tuple>
 
 #include "salm/core/error.hpp"
 #include "salm/data/reader.hpp"
@@ -395,10 +396,15 @@ TEST(BadInput, LabelsOutOfRangeForNumClasses) {
   data::OpenOptions four;
   four.num_classes = 4;
   expect_bad_input(in, {"labels", "outside", "range"}, {"--num-classes", "4"}, four);
-  // Without --num-classes the count is inferred (8) and the same file is fine: the failure above
-  // is about the declared number of classes, not the file.
+  // Without --num-classes the classes are those of train (0..3): a test label 7 is a class that
+  // never occurs in train, refused and named; --num-classes 8 says it is real.
   test::TempDir out;
-  auto r = run_salm({"convert", "--in", in, "--out", out.file("ok.h5")});
+  auto r = run_salm({"convert", "--in", in, "--out", out.file("no.h5")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  auto lines = test::error_lines(r.err);
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  EXPECT_NE(lines[0].find("never occurs in train_labels"), std::string::npos) << lines[0];
+  r = run_salm({"convert", "--in", in, "--out", out.file("ok.h5"), "--num-classes", "8"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
@@ -741,4 +747,160 @@ TEST(BadIdx, LabelsOutsideTheClassesAndDirectoriesWithoutIdx) {
     return o;
   }());
   expect_bad_input(empty.path(), {"directory"});
+}
+
+// ---- inputs verified, not trusted (issue 19) --------------------------------------------------
+
+namespace {
+/// Flips one byte in the middle of the data of member `key` (".npy" appended) of a zip archive.
+void flip_member_byte(const std::string& path, const std::string& key) {
+  std::string b = test::read_file(path);
+  auto name = b.find(key + ".npy");
+  ASSERT_NE(name, std::string::npos);
+  auto u16 = [&](std::size_t at) { return static_cast<std::size_t>(static_cast<unsigned char>(b[at])) |
+                                          static_cast<std::size_t>(static_cast<unsigned char>(b[at + 1])) << 8; };
+  std::size_t local = name - 30;
+  ASSERT_EQ(b.compare(local, 4, "PK\x03\x04"), 0);
+  std::size_t csize = u16(local + 18) | u16(local + 20) << 16;
+  std::size_t data = local + 30 + u16(local + 26) + u16(local + 28);
+  b[data + csize - 3] = static_cast<char>(b[data + csize - 3] ^ 0x01);  // one bit near the end
+  test::write_file(path, b);
+}
+}  // namespace
+
+TEST(BadInput, OneFlippedBitInAStoredOrDeflatedMemberIsFoundByItsCrc) {
+  // Before: a flipped byte in deflated val labels gave labels of 1.7e10 and exit 0.
+  test::TempDir dir;
+  for (bool deflate : {false, true})
+    for (const char* key : {"val_labels", "train_images"}) {
+      std::string in = dir.file(std::string(deflate ? "d-" : "s-") + key + ".npz");
+      test::write_npz(in, test::medmnist_members(), deflate);
+      flip_member_byte(in, key);
+      std::string line = expect_bad_input(in, {"damaged"});
+      EXPECT_NE(line.find(key), std::string::npos) << line;
+    }
+}
+
+TEST(BadInput, AbsurdLabelsAndEmptySplitsAreRefused) {
+  test::TempDir dir;
+  {  // a label of 2^62: not a class id (before: a 2^62-class dataset)
+    auto m = test::medmnist_members();
+    auto v = cycle_labels(20, 4);
+    v[5] = std::int64_t{1} << 62;
+    member(m, "train_labels") = labels_of(v);
+    std::string in = dir.file("huge.npz");
+    test::write_npz(in, m, false);
+    expect_bad_input(in, {"not class ids"});
+  }
+  {  // test labels 1000..1009 that never occur in train (before: a "1010-class" dataset)
+    auto m = test::medmnist_members();
+    auto v = cycle_labels(10, 4);
+    for (auto& x : v) x += 1000;
+    member(m, "test_labels") = labels_of(v);
+    std::string in = dir.file("absent.npz");
+    test::write_npz(in, m, false);
+    expect_bad_input(in, {"never occurs in train_labels"});
+  }
+  {  // a train split of zero rows
+    auto m = test::medmnist_members();
+    member(m, "train_images") = test::u8_images(0, 8, 8);
+    member(m, "train_labels") = labels_of({});
+    std::string in = dir.file("empty-train.npz");
+    test::write_npz(in, m, false);
+    expect_bad_input(in, {"no rows"});
+  }
+  {  // images of [N, 0, 0, 1]
+    auto m = test::medmnist_members();
+    member(m, "train_images") = test::u8_images(20, 0, 0, 1);
+    std::string in = dir.file("no-pixels.npz");
+    test::write_npz(in, m, false);
+    expect_bad_input(in, {"empty height or width"});
+  }
+}
+
+TEST(BadInput, Hdf5HeadersThatLieAboutTheirSizeOrClassesAreRefused) {
+  test::TempDir dir;
+  {  // [2^30, 28, 28, 1] declared in a file of kilobytes (before: an 850 GB sparse .partial)
+    std::string in = dir.file("huge.h5");
+    {
+      auto f = io::H5File::create_exclusive(in, MPI_COMM_NULL);
+      f.create_group("/train");
+      f.set_attr("/", "num_classes", std::int64_t{4});
+      // Declared, never written: no storage is allocated (HDF5's late allocation, no fill).
+      hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+      H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_LATE);
+      H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+      for (auto [name, type, rank] : std::vector<std::tuple<const char*, hid_t, int>>{
+               {"/train/images", H5T_NATIVE_UINT8, 4}, {"/train/labels", H5T_NATIVE_INT64, 1}}) {
+        hsize_t dims[4] = {hsize_t{1} << 30, 28, 28, 1};
+        hid_t sp = H5Screate_simple(rank, dims, nullptr);
+        hid_t ds = H5Dcreate2(f.id(), name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        ASSERT_GE(ds, 0);
+        H5Dclose(ds);
+        H5Sclose(sp);
+      }
+      H5Pclose(dcpl);
+      f.close();
+    }
+    struct stat st {};
+    ASSERT_EQ(::stat(in.c_str(), &st), 0);
+    ASSERT_LT(st.st_blocks * 512, 1 << 20) << "the crafted file itself must be small";
+    expect_bad_input(in, {"declares", "stores"});
+  }
+  {  // num_classes = 1e9
+    std::string in = dir.file("classes.h5");
+    write_h5(in, {});
+    {
+      hid_t f = H5Fopen(in.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+      ASSERT_GE(f, 0);
+      std::int64_t v = 1000000000;
+      hid_t a = H5Aopen(f, "num_classes", H5P_DEFAULT);
+      H5Awrite(a, H5T_NATIVE_INT64, &v);
+      H5Aclose(a);
+      H5Fclose(f);
+    }
+    expect_bad_input(in, {"num_classes", "not a number of classes"});
+  }
+}
+
+TEST(BadInput, StringAttributesOfEveryOrdinaryKindAreRead) {
+  // h5py writes variable-length UTF-8 strings; before, reading them failed with an HDF5 conversion error.
+  test::TempDir dir;
+  std::string in = dir.file("h5py-style.h5");
+  write_h5(in, {});
+  hid_t f = H5Fopen(in.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  for (auto [name, value, utf8, variable] :
+       std::vector<std::tuple<const char*, const char*, bool, bool>>{{"name", "vlen-utf8", true, true},
+                                                                     {"task", "multi-class", false, true},
+                                                                     {"source", "fixed-utf8", true, false}}) {
+    H5Adelete(f, name);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, variable ? H5T_VARIABLE : std::strlen(value) + 1);
+    H5Tset_cset(t, utf8 ? H5T_CSET_UTF8 : H5T_CSET_ASCII);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(f, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (variable) H5Awrite(a, t, &value);
+    else H5Awrite(a, t, value);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+  }
+  H5Fclose(f);
+  auto reader = data::open_dataset(in);
+  EXPECT_EQ(reader->info().name, "vlen-utf8");
+  EXPECT_EQ(reader->info().task, data::Task::multi_class);
+  EXPECT_EQ(reader->info().source, "fixed-utf8");
+  test::TempDir out;
+  auto r = run_salm({"convert", "--in", in, "--out", out.file("ok.h5")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST(BadInput, AFifoIsRefusedInsteadOfBlocking) {
+  test::TempDir dir;
+  std::string fifo = dir.file("pipe.npz");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // (before: `salm inspect` on a FIFO waited forever for a writer)
+  expect_bad_input(fifo, {"not a regular file"});
+  EXPECT_THROW(io::H5File::open_read(fifo), InputError);
 }

@@ -20,6 +20,9 @@ inline const std::vector<std::string>& split_names() {
   return names;
 }
 
+/// The most classes (or labels per image) salm accepts: a label beyond it is damage, not a class.
+inline constexpr std::int64_t kMaxClasses = 100000;
+
 struct DatasetInfo {
   std::string name;
   std::int64_t num_classes = 0;  ///< classes, or labels per image for multi-label

@@ -32,7 +32,7 @@ struct OpenOptions {
     v(field("name", o.name, "dataset name for .npz or IDX input (default: the file's stem)").not_result());
     v(field("num-classes", o.num_classes,
             "number of classes of .npz or IDX input (default: max label + 1, or labels per image)")
-          .at_least(1)
+          .in(1, 100000)
           .not_result());
     v(field("task", o.task,
             "task of .npz or IDX input: multi-class, multi-label, binary-class or ordinal-regression (default: from "

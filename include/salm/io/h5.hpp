@@ -71,6 +71,10 @@ public:
   bool exists(const std::string& name) const;
   /// Dimensions of dataset `name`.
   std::vector<std::int64_t> dims(const std::string& name) const;
+  /// Bytes a dataset's data occupies in the file (H5Dget_storage_size: 0 for data never
+  /// written), or nullopt if HDF5 cannot say. Used to refuse headers that claim far more data
+  /// than a file holds.
+  std::optional<std::int64_t> storage_bytes(const std::string& name) const;
   /// Stored element type of dataset `name` and its description.
   H5Type type(const std::string& name) const;
   std::string type_name(const std::string& name) const;
