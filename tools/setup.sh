@@ -5,6 +5,8 @@
 #                             venv outside the checkout (tools/torch-variant.sh; automatic where
 #                             nvidia-smi sees a GPU)
 #   SALM_SETUP_SLURM=1 ...    also slurm-wlm + munge (for the Slurm tests)
+#   SALM_SETUP_TESTS=1 ...   also what the reliability tests use: clang + libFuzzer (tools/fuzz.sh) and
+#                             numpy + h5py of Debian's Python (fuzz seeds, the malformed-input corpus)
 #   SALM_SETUP_DATA=1 ...     also dataset-fashion-mnist (30 MB) and mricron-data (16 MB: a T1 brain MRI
 #                             and the AAL atlas, for tools/research/brain-patches), for the effectiveness sweeps
 set -euo pipefail
@@ -28,6 +30,7 @@ pkgs=(
   libgtest-dev googletest           # tests
 )
 if [[ "${SALM_SETUP_SLURM:-0}" == 1 ]]; then pkgs+=(slurm-wlm munge); fi
+if [[ "${SALM_SETUP_TESTS:-0}" == 1 ]]; then pkgs+=(clang libclang-rt-14-dev python3-numpy python3-h5py); fi
 if [[ "${SALM_SETUP_DATA:-0}" == 1 ]]; then pkgs+=(dataset-fashion-mnist mricron-data); fi
 if [[ "$SALM_TORCH" == cuda ]]; then pkgs+=(python3-venv); fi
 

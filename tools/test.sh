@@ -9,7 +9,7 @@
 #   tools/test.sh [ctest options, e.g. -L mpi, -L slurm or -R Npz]   (passed to every variant)
 # Environment: SALM_TEST_VARIANTS (default "cpu cuda"), SALM_TEST_JOBS (default 2).
 set -euo pipefail
-export SALM_SETUP_SLURM=${SALM_SETUP_SLURM:-1}
+export SALM_SETUP_SLURM=${SALM_SETUP_SLURM:-1} SALM_SETUP_TESTS=${SALM_SETUP_TESTS:-1}
 root=$(cd "$(dirname "$0")/.." && pwd)
 # mpirun refuses to run as root without these (CI runs as root); harmless otherwise.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

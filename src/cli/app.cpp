@@ -1,4 +1,5 @@
 #include "app.hpp"
+#include "test_hooks.hpp"
 
 #include <unistd.h>
 
@@ -103,6 +104,7 @@ int dispatch(int argc, char** argv, dist::Communicator& comm) {
     return 0;
   }
   log::init(comm.rank(), comm.size(), vm["log-level"].as<std::string>());
+  TestHooks::from_environment().apply_to_io();
   if (vm["threads"].as<int>() < 0) throw UsageError(fmt::format("--threads must be >= 0, got {}", vm["threads"].as<int>()));
   auto threads = dist::configure_threads(vm["threads"].as<int>(), comm.mpi_comm());
   // The device and the communicator, decided once: --device (the rank's GPU: node-local rank

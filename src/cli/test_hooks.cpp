@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "salm/core/system.hpp"
+#include "salm/io/h5.hpp"
 
 namespace salm::cli {
 
@@ -16,7 +17,12 @@ TestHooks TestHooks::from_environment() {
   h.stop_after_steps = env_positive_int("SALM_STOP_AFTER_STEPS");
   h.pause_at_step = env_positive_int("SALM_TEST_PAUSE_AT_STEP");
   if (const char* f = std::getenv("SALM_TEST_PAUSED_FILE")) h.paused_file = f;
+  h.no_reserve = env_positive_int("SALM_TEST_NO_RESERVE") > 0;
   return h;
+}
+
+void TestHooks::apply_to_io() const {
+  if (no_reserve) io::set_space_reservation(false);
 }
 
 std::function<int()> TestHooks::protect_step_hook(const volatile std::sig_atomic_t& signal) const {
@@ -28,7 +34,9 @@ std::function<int()> TestHooks::protect_step_hook(const volatile std::sig_atomic
     if (hooks.pause_at_step > 0 && *polls == hooks.pause_at_step) {
       if (!hooks.paused_file.empty()) std::ofstream(hooks.paused_file, std::ios::app) << ::getpid() << std::endl;
       auto t0 = std::chrono::steady_clock::now();
-      while (signal == 0 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120))
+      // Released by a signal, or when the test removes the file (to signal only some ranks).
+      while (signal == 0 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120) &&
+             (hooks.paused_file.empty() || ::access(hooks.paused_file.c_str(), F_OK) == 0))
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return 0;

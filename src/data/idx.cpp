@@ -5,7 +5,11 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <limits>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -24,77 +28,100 @@ std::string find_member(const std::string& dir, const std::string& stem) {
   return "";
 }
 
-/// Reads exactly `n` bytes (decompressing when gzipped) or throws naming the file.
-class GzFile {
-public:
-  explicit GzFile(const std::string& path) : path_(path), f_(gzopen(path.c_str(), "rb")) {
-    if (!f_) throw InputError(path, "cannot be opened");
-  }
-  ~GzFile() { gzclose(f_); }
-  GzFile(const GzFile&) = delete;
-  GzFile& operator=(const GzFile&) = delete;
+/// Larger than any IDX salm reads; guards against a small .gz that inflates without end.
+constexpr std::uint64_t kMaxIdxBytes = std::uint64_t{1} << 36;  // 64 GiB
 
-  void read(void* out, std::size_t n) {
-    auto* p = static_cast<unsigned char*>(out);
-    while (n > 0) {
-      unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(n, 1u << 30));
-      int got = gzread(f_, p, chunk);
-      if (got < 0) {
-        int code = 0;
-        const char* msg = gzerror(f_, &code);
-        throw InputError(path_, fmt::format("is damaged: {}", msg ? msg : "gzip error"));
+/// The whole file's bytes; a gzip file (magic 1f 8b) is inflated and verified on the way: every
+/// member's CRC-32 and length, nothing truncated, nothing but further gzip members after the
+/// first (zlib's gzread would silently ignore trailing garbage and a missing trailer).
+std::vector<std::uint8_t> read_verified(const std::string& path) {
+  std::vector<std::uint8_t> raw;
+  {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) throw InputError(path, fmt::format("cannot be opened: {}", std::strerror(errno)));
+    std::array<std::uint8_t, 1 << 16> buf{};
+    std::size_t got = 0;
+    while ((got = std::fread(buf.data(), 1, buf.size(), f)) > 0) raw.insert(raw.end(), buf.begin(), buf.begin() + got);
+    bool bad = std::ferror(f) != 0;
+    std::fclose(f);
+    if (bad) throw InputError(path, "cannot be read");
+  }
+  if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return raw;
+  z_stream zs{};
+  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) throw RuntimeError("zlib: inflateInit2 failed");
+  std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&zs, inflateEnd);
+  std::vector<std::uint8_t> out;
+  zs.next_in = raw.data();
+  auto feed = [&] {  // inflate takes at most 4 GiB of input at a time
+    std::size_t used = static_cast<std::size_t>(zs.next_in - raw.data());
+    zs.avail_in = static_cast<uInt>(std::min<std::size_t>(raw.size() - used, std::numeric_limits<uInt>::max()));
+  };
+  feed();
+  for (;;) {
+    const std::size_t chunk = std::size_t{1} << 20;
+    out.resize(out.size() + chunk);
+    zs.next_out = out.data() + out.size() - chunk;
+    zs.avail_out = static_cast<uInt>(chunk);
+    int rc = inflate(&zs, Z_NO_FLUSH);
+    out.resize(out.size() - zs.avail_out);
+    const std::size_t used = static_cast<std::size_t>(zs.next_in - raw.data());
+    if (out.size() > kMaxIdxBytes) throw InputError(path, "inflates to more than 64 GiB");
+    if (rc == Z_STREAM_END) {
+      if (used == raw.size()) break;
+      if (raw.size() - used >= 2 && raw[used] == 0x1f && raw[used + 1] == 0x8b) {  // a further member
+        inflateReset(&zs);
+        feed();
+        continue;
       }
-      if (got == 0) throw InputError(path_, "is truncated: fewer bytes than its header promises");
-      p += got;
-      n -= static_cast<std::size_t>(got);
+      throw InputError(path, fmt::format("has {} bytes of trailing garbage after its gzip stream", raw.size() - used));
+    }
+    if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT)
+      throw InputError(path, fmt::format("is damaged: {}", zs.msg ? zs.msg : "bad gzip data"));
+    if (rc == Z_MEM_ERROR) throw RuntimeError(path + ": out of memory inflating it");
+    if (zs.avail_in == 0) {
+      if (used == raw.size()) {
+        if (rc == Z_BUF_ERROR || zs.avail_out != 0) throw InputError(path, "is truncated: its gzip stream ends early");
+      } else {
+        feed();
+      }
     }
   }
-  bool at_end() {
-    unsigned char c;
-    int got = gzread(f_, &c, 1);
-    if (got < 0) {
-      int code = 0;
-      const char* msg = gzerror(f_, &code);
-      throw InputError(path_, fmt::format("is damaged: {}", msg ? msg : "gzip error"));
-    }
-    return got == 0;
-  }
-
-private:
-  std::string path_;
-  gzFile f_;
-};
+  return out;
+}
 
 struct IdxArray {
   std::vector<std::int64_t> dims;
   std::vector<std::uint8_t> data;
 };
 
-/// One IDX file of unsigned bytes with `want_dims` dimensions.
+/// One IDX file of unsigned bytes with `want_dims` dimensions; its size must be exactly what its
+/// header says (checked against the bytes present, before anything is allocated for them).
 IdxArray read_idx(const std::string& path, std::size_t want_dims) {
-  GzFile f(path);
-  std::array<unsigned char, 4> magic{};
-  f.read(magic.data(), 4);
-  if (magic[0] != 0 || magic[1] != 0) throw InputError(path, "is not an IDX file (bad magic number)");
-  if (magic[2] != 0x08)
-    throw InputError(path, fmt::format("has IDX element type 0x{:02x}; unsigned bytes (0x08) are required", magic[2]));
-  if (magic[3] != want_dims)
-    throw InputError(path, fmt::format("has {} dimensions; {} expected", int(magic[3]), want_dims));
+  std::vector<std::uint8_t> bytes = read_verified(path);
+  const std::size_t header = 4 + 4 * want_dims;
+  if (bytes.size() < 4) throw InputError(path, "is truncated: shorter than an IDX header");
+  if (bytes[0] != 0 || bytes[1] != 0) throw InputError(path, "is not an IDX file (bad magic number)");
+  if (bytes[2] != 0x08)
+    throw InputError(path, fmt::format("has IDX element type 0x{:02x}; unsigned bytes (0x08) are required", bytes[2]));
+  if (bytes[3] != want_dims) throw InputError(path, fmt::format("has {} dimensions; {} expected", int(bytes[3]), want_dims));
+  if (bytes.size() < header) throw InputError(path, "is truncated: shorter than an IDX header");
   IdxArray a;
   std::uint64_t total = 1;
   for (std::size_t d = 0; d < want_dims; ++d) {
-    std::array<unsigned char, 4> b{};
-    f.read(b.data(), 4);
+    const std::uint8_t* b = bytes.data() + 4 + 4 * d;
     std::uint64_t v = (std::uint64_t{b[0]} << 24) | (std::uint64_t{b[1]} << 16) | (std::uint64_t{b[2]} << 8) | b[3];
     if (d > 0 && v == 0) throw InputError(path, "has an empty dimension");
     total *= std::max<std::uint64_t>(v, 1);
-    if (total > (std::uint64_t{1} << 36)) throw InputError(path, "has a header promising more than 64 GiB");
+    if (total > kMaxIdxBytes) throw InputError(path, "has a header promising more than 64 GiB");
     a.dims.push_back(static_cast<std::int64_t>(v));
   }
   if (a.dims[0] == 0) total = 0;
-  a.data.resize(total);
-  f.read(a.data.data(), a.data.size());
-  if (!f.at_end()) throw InputError(path, "has bytes after the data its header describes");
+  const std::uint64_t present = bytes.size() - header;
+  if (present < total)
+    throw InputError(path, fmt::format("is truncated: its header promises {} bytes of data, it holds {}", total, present));
+  if (present > total) throw InputError(path, "has bytes after the data its header describes");
+  bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(header));
+  a.data = std::move(bytes);
   return a;
 }
 

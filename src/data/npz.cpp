@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
-#include <regex>
+#include <cctype>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -52,6 +52,109 @@ std::string NpyHeader::shape_string() const {
   return fmt::format("({})", fmt::join(shape, ", "));
 }
 
+namespace {
+/// The header dict as numpy reads it (ast.literal_eval, then checks): a Python dict literal with
+/// exactly the keys 'descr' (a str), 'fortran_order' (True or False) and 'shape' (a tuple of
+/// non-negative ints: "()", "(5,)", "(5, 28, 28)"), each once; nothing else but blanks and the
+/// padding numpy writes after it. Anything numpy would refuse is refused here too.
+class HeaderDict {
+public:
+  HeaderDict(const std::string& where, const std::string& text) : where_(where), s_(text) {}
+
+  void parse(NpyHeader& h) {
+    bool descr = false, fortran = false, shape = false;
+    expect('{');
+    while (!peek('}')) {
+      std::string key = string_literal();
+      expect(':');
+      if (key == "descr" && !descr) {
+        h.descr = string_literal();
+        descr = true;
+      } else if (key == "fortran_order" && !fortran) {
+        h.fortran_order = boolean();
+        fortran = true;
+      } else if (key == "shape" && !shape) {
+        h.shape = int_tuple();
+        shape = true;
+      } else {
+        fail(fmt::format("npy header has {} key '{}'", (key == "descr" || key == "fortran_order" || key == "shape") ? "a repeated" : "an unexpected", key));
+      }
+      if (!peek('}')) expect(',');
+    }
+    expect('}');
+    skip_blanks();
+    if (i_ != s_.size()) fail("npy header has text after its dict");
+    if (!descr) fail("npy header has no 'descr'");
+    if (!fortran) fail("npy header has no 'fortran_order'");
+    if (!shape) fail("npy header has no 'shape'");
+  }
+
+private:
+  [[noreturn]] void fail(const std::string& what) const { throw InputError(where_, what); }
+  void skip_blanks() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r')) ++i_;
+  }
+  bool peek(char c) {
+    skip_blanks();
+    return i_ < s_.size() && s_[i_] == c;
+  }
+  void expect(char c) {
+    if (!peek(c)) fail(fmt::format("npy header is not a valid dict (expected '{}' at byte {})", c, i_));
+    ++i_;
+  }
+  std::string string_literal() {
+    skip_blanks();
+    if (i_ >= s_.size() || (s_[i_] != '\'' && s_[i_] != '"')) fail("npy header is not a valid dict (a key or descr is not a string)");
+    char q = s_[i_++];
+    std::string out;
+    while (i_ < s_.size() && s_[i_] != q) {
+      if (s_[i_] == '\\' || s_[i_] == '\n') fail("npy header has an escaped or multi-line string");
+      out += s_[i_++];
+    }
+    if (i_ >= s_.size()) fail("npy header has an unterminated string");
+    ++i_;
+    return out;
+  }
+  bool boolean() {
+    skip_blanks();
+    for (const char* w : {"True", "False"}) {
+      std::size_t n = std::strlen(w);
+      if (s_.compare(i_, n, w) == 0) {
+        i_ += n;
+        return w[0] == 'T';
+      }
+    }
+    fail("npy header has a 'fortran_order' that is not True or False");
+  }
+  std::vector<std::int64_t> int_tuple() {
+    std::vector<std::int64_t> out;
+    expect('(');
+    bool comma = false;
+    while (!peek(')')) {
+      skip_blanks();
+      std::size_t b = i_;
+      while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
+      if (b == i_) fail("npy header has a 'shape' that is not a tuple of non-negative integers");
+      std::string digits = s_.substr(b, i_ - b);
+      if (digits.size() > 18) fail(fmt::format("npy header has a dimension too large: {}", digits));
+      out.push_back(std::stoll(digits));
+      comma = peek(',');
+      if (comma) ++i_;
+      else if (!peek(')')) fail("npy header has a 'shape' that is not a tuple of non-negative integers");
+    }
+    ++i_;
+    if (out.size() == 1 && !comma) fail("npy header has a 'shape' that is an integer, not a tuple (numpy needs '(N,)')");
+    return out;
+  }
+
+  const std::string& where_;
+  const std::string& s_;
+  std::size_t i_ = 0;
+};
+
+void parse_header_dict(const std::string& where, const std::string& dict, NpyHeader& h) { HeaderDict(where, dict).parse(h); }
+}  // namespace
+
 NpyHeader parse_npy_header(const std::string& where, const std::string& p) {
   static const char magic[] = "\x93NUMPY";
   if (p.size() < 10 || std::memcmp(p.data(), magic, 6) != 0)
@@ -73,31 +176,11 @@ NpyHeader parse_npy_header(const std::string& where, const std::string& p) {
   std::string dict = p.substr(start, len);
   NpyHeader h;
   h.data_offset = static_cast<std::int64_t>(start + len);
-  std::smatch m;
-  static const std::regex descr_re(R"('descr'\s*:\s*'([^']*)')");
-  static const std::regex fortran_re(R"('fortran_order'\s*:\s*(True|False))");
-  static const std::regex shape_re(R"('shape'\s*:\s*\(([^)]*)\))");
-  if (!std::regex_search(dict, m, descr_re)) throw InputError(where, "npy header has no 'descr'");
-  h.descr = m[1];
+  parse_header_dict(where, dict, h);
   if (h.descr.size() < 2) throw InputError(where, fmt::format("npy header has a bad descr '{}'", h.descr));
   if (h.descr.size() == 2 && h.descr[0] != '|') {
     // numpy always writes a byte order and a size ("<f4"); anything else is not ours to guess.
     throw InputError(where, fmt::format("npy header has a bad descr '{}'", h.descr));
-  }
-  if (!std::regex_search(dict, m, fortran_re)) throw InputError(where, "npy header has no 'fortran_order'");
-  h.fortran_order = m[1] == "True";
-  if (!std::regex_search(dict, m, shape_re)) throw InputError(where, "npy header has no 'shape'");
-  std::string dims = m[1];
-  static const std::regex num_re(R"(-?\d+)");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num_re); it != std::sregex_iterator(); ++it) {
-    long long d = 0;
-    try {
-      d = std::stoll(it->str());
-    } catch (const std::out_of_range&) {
-      throw InputError(where, fmt::format("npy header has a dimension too large: {}", it->str()));
-    }
-    if (d < 0) throw InputError(where, fmt::format("npy header has a negative dimension {}", d));
-    h.shape.push_back(d);
   }
   // The byte count must fit in 64 bits (a lying header must not wrap around to a small size).
   std::int64_t bytes = std::max(1, h.itemsize());

@@ -10,12 +10,6 @@
 
 namespace salm::dist {
 
-Shard shard_of(std::int64_t n, int rank, int size) {
-  SALM_CHECK(size > 0 && rank >= 0 && rank < size && n >= 0, "bad shard request n={} rank={} size={}",
-             n, rank, size);
-  return Shard{n * rank / size, n * (rank + 1) / size};
-}
-
 void Communicator::unsupported(const char* what) const {
   throw RuntimeError(fmt::format("the '{}' communicator does not support {}", backend(), what));
 }

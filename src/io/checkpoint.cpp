@@ -98,23 +98,33 @@ void CheckpointStore::save(CheckpointMeta meta, std::int64_t total_rows, std::in
   comm_.broadcast_string(problem);
   if (!problem.empty()) throw RuntimeError(problem);
 
-  {
+  try {
     auto f = H5File::create_exclusive((gen / "state.h5").string(), comm_.mpi_comm());
     std::int64_t c = delta.size(1), h = delta.size(2), w = delta.size(3), n = delta.size(0);
     f.create_dataset<float>("/delta", {total_rows, c, h, w});
     f.create_dataset<std::uint8_t>("/mask", {total_rows, h, w});
     f.create_dataset<std::uint8_t>("/masked", {total_rows});
+    at::Tensor cs;
+    if (class_score.defined()) {  // identical on every rank: rank 0 writes it
+      cs = class_score.contiguous().cpu();
+      f.create_dataset<float>("/class_score", {cs.size(0), cs.size(1), cs.size(2)});
+    }
     // io's boundary: the rows go to the host (a no-op for CPU tensors).
     auto d = delta.contiguous().cpu(), m = mask.contiguous().cpu(), k = masked.contiguous().cpu();
     f.write_rows("/delta", row_begin, n, d.data_ptr<float>());
     f.write_rows("/mask", row_begin, n, m.data_ptr<std::uint8_t>());
     f.write_rows("/masked", row_begin, n, k.data_ptr<std::uint8_t>());
-    if (class_score.defined()) {  // identical on every rank: rank 0 writes it
-      auto cs = class_score.contiguous().cpu();
-      f.create_dataset<float>("/class_score", {cs.size(0), cs.size(1), cs.size(2)});
-      f.write_rows("/class_score", 0, comm_.rank() == 0 ? cs.size(0) : 0, cs.data_ptr<float>());
-    }
+    if (cs.defined()) f.write_rows("/class_score", 0, comm_.rank() == 0 ? cs.size(0) : 0, cs.data_ptr<float>());
     f.close();
+  } catch (const Error&) {
+    // Every rank failed alike (H5File agrees on write errors); `latest` still names the
+    // previous generation, which stays intact.
+    std::error_code ec;
+    if (comm_.rank() == 0) {
+      fs::remove_all(gen, ec);
+      fs::remove(dir_, ec);  // only if it is now empty (a first checkpoint that failed)
+    }
+    throw;
   }
   if (comm_.rank() == 0) {
     ::chmod((gen / "state.h5").c_str(), 0600);

@@ -1,8 +1,14 @@
 #include "salm/io/h5.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -29,6 +35,36 @@ std::string hdf5_message() {
   return msgs.front() + ": " + msgs.back();
 }
 
+std::atomic<bool> g_close_failed{false};
+std::atomic<bool> g_reserve{true};
+
+std::string dir_of(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+/// Free bytes for an unprivileged writer on the file system holding `path`, if known.
+std::optional<std::int64_t> free_bytes(const std::string& path) {
+  struct statvfs v {};
+  if (::statvfs(dir_of(path).c_str(), &v) != 0) return std::nullopt;
+  return static_cast<std::int64_t>(v.f_bavail) * static_cast<std::int64_t>(v.f_frsize);
+}
+
+std::string mib(std::int64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20)); }
+
+/// One line for a failed write: a full disk or quota said in plain words, else HDF5's cause.
+std::string write_failure(const std::string& path, const std::string& what, const std::string& cause) {
+  auto has = [&](const char* s) { return cause.find(s) != std::string::npos; };
+  std::string name = output_name(path);
+  auto free = free_bytes(path);
+  if (has("No space left") || has("errno = 28") || has("NO_SPACE") || (free && *free == 0))
+    return fmt::format("no space left on device writing {} ({} failed)", name, what);
+  if (has("quota") || has("errno = 122") || has("QUOTA"))
+    return fmt::format("disk quota exceeded writing {} ({} failed)", name, what);
+  return fmt::format("{}: cannot {}: {}", name, what, cause);
+}
+
 struct Quiet {
   Quiet() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 };
@@ -44,6 +80,17 @@ std::vector<std::string> prefixes(const std::string& name) {
 }  // namespace
 
 void quiet_hdf5_errors() { static Quiet q; }
+
+bool hdf5_close_failed() { return g_close_failed.load(); }
+
+void set_space_reservation(bool on) { g_reserve = on; }
+
+std::string output_name(const std::string& path) {
+  const std::string suffix = ".partial";
+  if (path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0)
+    return path.substr(0, path.size() - suffix.size());
+  return path;
+}
 
 namespace detail {
 std::int64_t check_h5(std::int64_t status, const char* call, const char* file, int line) {
@@ -64,7 +111,10 @@ H5Id& H5Id::operator=(H5Id&& o) noexcept {
 
 void H5Id::reset() noexcept {
   if (id_ >= 0 && closer_) {
-    if (closer_(id_) < 0) spdlog::warn("closing an HDF5 handle failed: {}", hdf5_message());
+    if (closer_(id_) < 0) {
+      if (closer_ == &H5Fclose) g_close_failed = true;
+      spdlog::debug("closing an HDF5 handle failed: {}", hdf5_message());
+    }
   }
   id_ = H5I_INVALID_HID;
 }
@@ -73,7 +123,10 @@ void H5Id::close() {
   if (id_ >= 0 && closer_) {
     hid_t id = id_;
     id_ = H5I_INVALID_HID;
-    SALM_CHECK_H5(closer_(id));
+    if (closer_(id) < 0) {
+      if (closer_ == &H5Fclose) g_close_failed = true;
+      detail::check_h5(-1, "H5Fclose", __FILE__, __LINE__);
+    }
   }
 }
 
@@ -120,7 +173,58 @@ H5File H5File::create_exclusive(const std::string& path, MPI_Comm comm) {
   // EXCL, never TRUNC: a parallel create with TRUNC silently clobbers a file open elsewhere.
   hid_t f = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get());
   if (f < 0) throw Hdf5Error(fmt::format("{}: cannot create HDF5 file: {}", path, hdf5_message()));
-  return H5File(path, H5Id(f, H5Fclose), parallel);
+  return H5File(path, H5Id(f, H5Fclose), parallel, parallel ? comm : MPI_COMM_NULL);
+}
+
+template <typename F>
+void H5File::agreed(const std::string& what, F step) {
+  std::string err;
+  try {
+    step();
+  } catch (const Error& e) {
+    err = e.what();
+    if (dynamic_cast<const Hdf5Error*>(&e)) err = write_failure(path_, what, err);
+  }
+  if (parallel_) {
+    int rank = 0, mine = err.empty() ? INT_MAX : 0, first = INT_MAX;
+    MPI_Comm_rank(comm_, &rank);
+    if (!err.empty()) mine = rank;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm_);
+    if (first == INT_MAX) return;
+    int len = static_cast<int>(err.size());
+    MPI_Bcast(&len, 1, MPI_INT, first, comm_);
+    err.resize(static_cast<std::size_t>(len));
+    MPI_Bcast(err.data(), len, MPI_CHAR, first, comm_);
+  }
+  if (!err.empty()) throw RuntimeError(err);
+}
+
+void H5File::reserve_space() {
+  // Raw data plus room for HDF5's metadata (object headers, attributes, B-trees).
+  const std::int64_t want = created_bytes_ + (64 << 10) + created_bytes_ / 100;
+  if (!g_reserve) {
+    reserved_bytes_ = want;
+    return;
+  }
+  agreed("reserving disk space", [&] {
+    int rank = 0;
+    if (parallel_) MPI_Comm_rank(comm_, &rank);
+    if (rank != 0) return;
+    const std::string name = output_name(path_);
+    auto full = [&](std::int64_t free) {
+      return RuntimeError(fmt::format("no space left on device writing {}: it needs {}, {} free in {}", name, mib(want),
+                                      mib(free), dir_of(path_)));
+    };
+    int fd = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+    int rc = fd < 0 ? errno : ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, want) == 0 ? 0 : errno;
+    if (fd >= 0) ::close(fd);
+    if (rc == 0) return;
+    if (rc == ENOSPC || rc == EDQUOT) throw full(free_bytes(path_).value_or(0));
+    // A file system without fallocate (some NFS, Lustre): compare with the free space instead.
+    auto free = free_bytes(path_);
+    if (free && *free < want - reserved_bytes_) throw full(*free);
+  });
+  reserved_bytes_ = want;
 }
 
 bool H5File::exists(const std::string& name) const {
@@ -170,7 +274,9 @@ std::string H5File::type_name(const std::string& name) const {
 }
 
 void H5File::create_group(const std::string& name) {
-  H5Id g(SALM_CHECK_H5(H5Gcreate2(id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)), H5Gclose);
+  agreed("create group " + name, [&] {
+    H5Id g(SALM_CHECK_H5(H5Gcreate2(id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)), H5Gclose);
+  });
 }
 
 void H5File::create_dataset_raw(const std::string& name, const std::vector<std::int64_t>& dims, hid_t type) {
@@ -180,8 +286,13 @@ void H5File::create_dataset_raw(const std::string& name, const std::vector<std::
   // Allocate at creation so that ranks that write nothing still leave a complete dataset.
   SALM_CHECK_H5(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY));
   SALM_CHECK_H5(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER));
-  H5Id ds(SALM_CHECK_H5(H5Dcreate2(id(), name.c_str(), type, sp.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT)),
-          H5Dclose);
+  agreed("create dataset " + name, [&] {
+    H5Id ds(SALM_CHECK_H5(H5Dcreate2(id(), name.c_str(), type, sp.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT)),
+            H5Dclose);
+  });
+  std::int64_t bytes = static_cast<std::int64_t>(H5Tget_size(type));
+  for (auto n : dims) bytes *= n;
+  created_bytes_ += bytes;
 }
 
 std::int64_t H5File::row_elems(const std::string& name) const {
@@ -211,22 +322,25 @@ void select_rows(hid_t space, std::int64_t begin, std::int64_t rows) {
 
 void H5File::write_rows_raw(const std::string& name, std::int64_t row_begin, std::int64_t rows,
                             hid_t memtype, const void* data) {
-  H5Id ds(SALM_CHECK_H5(H5Dopen2(id(), name.c_str(), H5P_DEFAULT)), H5Dclose);
-  H5Id fs(SALM_CHECK_H5(H5Dget_space(ds.get())), H5Sclose);
   auto d = dims(name);
   if (!d.empty() && (row_begin < 0 || rows < 0 || row_begin + rows > d[0]))
     throw RuntimeError(fmt::format("{}: rows [{}, {}) outside {} rows of {}", path_, row_begin,
                                    row_begin + rows, d[0], name));
-  select_rows(fs.get(), row_begin, rows);
-  std::vector<hsize_t> md(d.begin(), d.end());
-  if (!md.empty()) md[0] = static_cast<hsize_t>(rows);
-  H5Id ms(SALM_CHECK_H5(md.empty() ? H5Screate(H5S_SCALAR)
-                                   : H5Screate_simple(static_cast<int>(md.size()), md.data(), nullptr)),
-          H5Sclose);
-  if (rows == 0) SALM_CHECK_H5(H5Sselect_none(ms.get()));
-  H5Id dxpl(SALM_CHECK_H5(H5Pcreate(H5P_DATASET_XFER)), H5Pclose);
-  if (parallel_) SALM_CHECK_H5(H5Pset_dxpl_mpio(dxpl.get(), H5FD_MPIO_COLLECTIVE));
-  SALM_CHECK_H5(H5Dwrite(ds.get(), memtype, ms.get(), fs.get(), dxpl.get(), rows == 0 ? nullptr : data));
+  if (created_bytes_ > reserved_bytes_) reserve_space();
+  agreed("write " + name, [&] {
+    H5Id ds(SALM_CHECK_H5(H5Dopen2(id(), name.c_str(), H5P_DEFAULT)), H5Dclose);
+    H5Id fs(SALM_CHECK_H5(H5Dget_space(ds.get())), H5Sclose);
+    select_rows(fs.get(), row_begin, rows);
+    std::vector<hsize_t> md(d.begin(), d.end());
+    if (!md.empty()) md[0] = static_cast<hsize_t>(rows);
+    H5Id ms(SALM_CHECK_H5(md.empty() ? H5Screate(H5S_SCALAR)
+                                     : H5Screate_simple(static_cast<int>(md.size()), md.data(), nullptr)),
+            H5Sclose);
+    if (rows == 0) SALM_CHECK_H5(H5Sselect_none(ms.get()));
+    H5Id dxpl(SALM_CHECK_H5(H5Pcreate(H5P_DATASET_XFER)), H5Pclose);
+    if (parallel_) SALM_CHECK_H5(H5Pset_dxpl_mpio(dxpl.get(), H5FD_MPIO_COLLECTIVE));
+    SALM_CHECK_H5(H5Dwrite(ds.get(), memtype, ms.get(), fs.get(), dxpl.get(), rows == 0 ? nullptr : data));
+  });
 }
 
 void H5File::read_rows_raw(const std::string& name, std::int64_t row_begin, std::int64_t rows,
@@ -274,21 +388,23 @@ std::optional<H5Id> open_attr(hid_t file, const std::string& obj, const std::str
 }  // namespace
 
 void H5File::set_attr(const std::string& obj, const std::string& name, const std::string& value) {
-  // Fixed-length UTF-8 string: read back as a str by h5py and by HDF5 tools.
-  H5Id t(SALM_CHECK_H5(H5Tcopy(H5T_C_S1)), H5Tclose);
-  SALM_CHECK_H5(H5Tset_size(t.get(), std::max<std::size_t>(1, value.size())));
-  SALM_CHECK_H5(H5Tset_cset(t.get(), H5T_CSET_UTF8));
-  SALM_CHECK_H5(H5Tset_strpad(t.get(), H5T_STR_NULLPAD));
-  std::string v = value.empty() ? std::string(1, '\0') : value;
-  write_attr(id(), obj, name, t.get(), v.data());
+  agreed("write attribute " + name, [&] {
+    // Fixed-length UTF-8 string: read back as a str by h5py and by HDF5 tools.
+    H5Id t(SALM_CHECK_H5(H5Tcopy(H5T_C_S1)), H5Tclose);
+    SALM_CHECK_H5(H5Tset_size(t.get(), std::max<std::size_t>(1, value.size())));
+    SALM_CHECK_H5(H5Tset_cset(t.get(), H5T_CSET_UTF8));
+    SALM_CHECK_H5(H5Tset_strpad(t.get(), H5T_STR_NULLPAD));
+    std::string v = value.empty() ? std::string(1, '\0') : value;
+    write_attr(id(), obj, name, t.get(), v.data());
+  });
 }
 
 void H5File::set_attr(const std::string& obj, const std::string& name, std::int64_t value) {
-  write_attr(id(), obj, name, H5T_NATIVE_INT64, &value);
+  agreed("write attribute " + name, [&] { write_attr(id(), obj, name, H5T_NATIVE_INT64, &value); });
 }
 
 void H5File::set_attr(const std::string& obj, const std::string& name, double value) {
-  write_attr(id(), obj, name, H5T_NATIVE_DOUBLE, &value);
+  agreed("write attribute " + name, [&] { write_attr(id(), obj, name, H5T_NATIVE_DOUBLE, &value); });
 }
 
 std::optional<std::string> H5File::attr_string(const std::string& obj, const std::string& name) const {
@@ -350,7 +466,19 @@ std::vector<std::string> H5File::attr_names(const std::string& obj) const {
   return names;
 }
 
-void H5File::close() { file_.close(); }
+void H5File::close() {
+  if (!file_) return;
+  // H5Fclose is collective: every rank calls it once, then all learn whether any rank failed.
+  agreed("close (final flush)", [&] { file_.close(); });
+  int rank = 0;
+  if (parallel_) MPI_Comm_rank(comm_, &rank);
+  if (reserved_bytes_ > 0 && rank == 0) {
+    // Give back the reserved blocks past the file's end (the size itself is unchanged).
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) == 0 && ::truncate(path_.c_str(), st.st_size) != 0)
+      spdlog::debug("{}: cannot release its reserved space: {}", path_, std::strerror(errno));
+  }
+}
 
 void H5File::abandon() noexcept {
   if (parallel_) file_.release();

@@ -56,6 +56,12 @@ template <> inline hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
 /// opened with a communicator of more than one rank; plain POSIX otherwise.
 class H5File {
 public:
+  /// Closes a serial file quietly; a parallel one still open is abandoned (see abandon()): a
+  /// collective close from one unwinding rank would wait forever for the others.
+  ~H5File() { abandon(); }
+  H5File(H5File&&) noexcept = default;
+  H5File& operator=(H5File&&) noexcept = default;
+
   /// Opens an existing file read-only on this rank alone (no collective). Throws InputError
   /// if it does not exist or is not HDF5.
   static H5File open_read(const std::string& path);
@@ -107,15 +113,25 @@ public:
   /// Names of the attributes of `obj`.
   std::vector<std::string> attr_names(const std::string& obj) const;
 
-  /// Flushes and closes; throws on failure. The destructor closes quietly.
+  /// Flushes and closes; throws on failure. The destructor closes quietly. A file this run
+  /// wrote gives back the disk space reserved beyond its end.
   void close();
   /// Error path: closes quietly when serial; when parallel, abandons the handle (closing is
   /// collective and the other ranks may be gone; the job is about to end).
   void abandon() noexcept;
 
 private:
-  H5File(std::string path, H5Id file, bool parallel)
-      : path_(std::move(path)), file_(std::move(file)), parallel_(parallel) {}
+  H5File(std::string path, H5Id file, bool parallel, MPI_Comm comm = MPI_COMM_NULL)
+      : path_(std::move(path)), file_(std::move(file)), parallel_(parallel), comm_(comm) {}
+  /// Runs one step of writing. Parallel: collective, every rank learns whether any rank failed
+  /// and throws the same error (no rank goes on to a collective the others skip). The message
+  /// names the file; a full disk reads "no space left on device writing FILE".
+  template <typename F> void agreed(const std::string& what, F step);
+  /// Before the first write (and whenever datasets were added): the whole file's disk space is
+  /// reserved at once (fallocate; a statvfs check where the file system cannot), so that a disk
+  /// too small fails here, cleanly and alike on every rank, not half-way through a write or in
+  /// a collective close.
+  void reserve_space();
   void write_rows_raw(const std::string& name, std::int64_t row_begin, std::int64_t rows,
                       hid_t memtype, const void* data);
   void read_rows_raw(const std::string& name, std::int64_t row_begin, std::int64_t rows,
@@ -126,6 +142,9 @@ private:
   std::string path_;
   H5Id file_;
   bool parallel_ = false;
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  std::int64_t created_bytes_ = 0;   // raw data of the datasets created by this handle
+  std::int64_t reserved_bytes_ = 0;  // disk space reserved so far
 };
 
 template <typename T>
@@ -150,6 +169,18 @@ std::vector<T> H5File::read_all(const std::string& name) const {
 
 /// Silences HDF5's automatic error printing (salm reports errors itself). Idempotent.
 void quiet_hdf5_errors();
+
+/// True once closing an HDF5 file failed (e.g. its last flush met a full disk). HDF5 then keeps
+/// the half-closed file and its exit-time clean-up crashes on it; `main` ends the process with
+/// std::_Exit after its own clean-up instead (nothing of salm's is left unwritten by that).
+bool hdf5_close_failed();
+
+/// Whether writers reserve their disk space before the first write (default yes). Off only for
+/// tests of the error path half-way through a write (SALM_TEST_NO_RESERVE, docs/testing.md).
+void set_space_reservation(bool on);
+
+/// The user's name for a file salm writes: `OUT` for `OUT.partial`.
+std::string output_name(const std::string& path);
 
 namespace detail {
 /// Throws Hdf5Error naming `call`, HDF5's innermost message and file:line if `status` < 0.
