@@ -45,8 +45,9 @@ judge_failure() {  # rc want log needle leftover...
 "$salm" synth --out data.h5 --classes 3 --train 400 --val 0 --test 24 --size 28 >/dev/null 2>&1 || { echo "synth failed"; exit 2; }
 iters=(--max-iters 3)
 P=(protect --data "$work/data.h5" --model small-cnn --pgd-steps 3 --train-steps 2 --batch-size 16 --stop-acc 0)
-"${mpi[@]}" "$salm" "${P[@]}" "${iters[@]}" --out ref.h5 --no-checkpoint >/dev/null 2>&1 || { echo "reference run failed"; exit 2; }
-ref=$(noise_sum ref.h5)
+"${mpi[@]}" "$salm" "${P[@]}" "${iters[@]}" --out ref2.h5 --no-checkpoint >/dev/null 2>&1 || { echo "reference run failed"; exit 2; }
+"$salm" "${P[@]}" "${iters[@]}" --out ref1.h5 --no-checkpoint >/dev/null 2>&1 || { echo "reference run failed"; exit 2; }
+ref=$(noise_sum ref2.h5)
 t0=0; start() { t0=$(date +%s); }; secs() { echo $(( $(date +%s) - t0 )); }
 
 # --- a full disk ---------------------------------------------------------------------------
@@ -68,35 +69,39 @@ for ranks in 1 2; do
   done
 done
 
-name="full disk at the checkpoint, 2 ranks: previous checkpoint kept"
-start
-if tmpfs "$work/ckfull" 6m; then
-  timeout 120 "${mpi[@]}" "$salm" "${P[@]}" "${iters[@]}" --out out-ck.h5 --checkpoint-dir "$work/ckfull/ck" >log 2>&1; rc=$?
-  outcome=$(judge_failure $rc 1 log 'no space left on device writing' out-ck.h5 out-ck.h5.partial)
-  if [[ $outcome == ok ]]; then
-    cp -a ckfull/ck ck-copy
-    gen=$(cat ck-copy/latest)
-    if [[ $gen != it0001-stage0-step000000 ]]; then outcome="latest names $gen, not the previous generation"
-    elif ! timeout 120 "${mpi[@]}" "$salm" "${P[@]}" "${iters[@]}" --out out-ck.h5 --checkpoint-dir "$work/ck-copy" >log2 2>&1; then
-      outcome="the resume failed: $(grep -m1 '^salm: error' log2)"
-    elif [[ $(noise_sum out-ck.h5) != "$ref" ]]; then outcome="the resumed noise differs from an uninterrupted run"
+for ranks in 1 2; do
+  launch=(); ((ranks == 2)) && launch=("${mpi[@]}")
+  name="full disk at the checkpoint, $ranks rank(s): previous checkpoint kept"
+  start
+  if tmpfs "$work/ckfull" 6m; then
+    rm -rf ck-copy out-ck.h5
+    timeout 120 "${launch[@]}" "$salm" "${P[@]}" "${iters[@]}" --out out-ck.h5 --checkpoint-dir "$work/ckfull/ck" >log 2>&1; rc=$?
+    outcome=$(judge_failure $rc 1 log 'no space left on device writing' out-ck.h5 out-ck.h5.partial)
+    if [[ $outcome == ok ]]; then
+      cp -a ckfull/ck ck-copy
+      gen=$(cat ck-copy/latest)
+      if [[ $gen != it0001-stage0-step000000 ]]; then outcome="latest names $gen, not the previous generation"
+      elif ! timeout 120 "${launch[@]}" "$salm" "${P[@]}" "${iters[@]}" --out out-ck.h5 --checkpoint-dir "$work/ck-copy" >log2 2>&1; then
+        outcome="the resume failed: $(grep -m1 '^salm: error' log2)"
+      elif [[ $(noise_sum out-ck.h5) != "$(noise_sum ref$ranks.h5)" ]]; then outcome="the resumed noise differs from an uninterrupted run"
+      fi
     fi
+    record "$name" "exit 1; the previous generation intact; its resume bit-identical" "$outcome" "$(secs)"
+    umount "$work/ckfull"; mounts=()
+  else
+    record "$name" "exit 1; previous generation intact" "skipped: not root (cannot mount a tmpfs)" 0
   fi
-  record "$name" "exit 1; the previous generation intact; its resume bit-identical" "$outcome" "$(secs)"
-  umount "$work/ckfull"; mounts=()
-else
-  record "$name" "exit 1; previous generation intact" "skipped: not root (cannot mount a tmpfs)" 0
-fi
 
-name="full disk: convert, 2 ranks"
-start
-if tmpfs "$work/full" 300k; then
-  timeout 120 "${mpi[@]}" "$salm" convert --in data.h5 --out "$work/full/c.h5" >log 2>&1; rc=$?
-  record "$name" "exit 1, one line, nothing left" "$(judge_failure $rc 1 log 'no space left on device writing' full/c.h5 full/c.h5.partial)" "$(secs)"
-  umount "$work/full"; mounts=()
-else
-  record "$name" "exit 1, one line" "skipped: not root (cannot mount a tmpfs)" 0
-fi
+  name="full disk: convert, $ranks rank(s)"
+  start
+  if tmpfs "$work/full" 300k; then
+    timeout 120 "${launch[@]}" "$salm" convert --in data.h5 --out "$work/full/c.h5" >log 2>&1; rc=$?
+    record "$name" "exit 1, one line, nothing left" "$(judge_failure $rc 1 log 'no space left on device writing' full/c.h5 full/c.h5.partial)" "$(secs)"
+    umount "$work/full"; mounts=()
+  else
+    record "$name" "exit 1, one line" "skipped: not root (cannot mount a tmpfs)" 0
+  fi
+done
 
 # --- signals ---------------------------------------------------------------------------------
 # The ranks pause at a known step (SALM_TEST_PAUSE_AT_STEP, docs/testing.md) and the signal

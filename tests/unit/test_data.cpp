@@ -200,3 +200,68 @@ TEST(Idx, PlainAndGzippedDirectoriesReadTheSame) {
   EXPECT_EQ(rows.labels, (std::vector<std::int64_t>{1, 2, 3}));
   EXPECT_EQ(a->read_labels("test", 9, 3), (std::vector<std::int64_t>{9, 0, 1}));
 }
+
+TEST(Npy, HeadersAreParsedAsStrictlyAsNumpyDoes) {
+  auto header = [](const std::string& dict) {
+    std::string h = dict;
+    while ((10 + h.size() + 1) % 64 != 0) h += ' ';
+    h += '\n';
+    std::string p = std::string("\x93NUMPY\x01\x00", 8);
+    p += static_cast<char>(h.size() & 0xff);
+    p += static_cast<char>(h.size() >> 8);
+    return p + h;
+  };
+  auto ok = data::parse_npy_header("x.npy", header("{'descr': '|u1', 'fortran_order': False, 'shape': (5, 28, 28), }"));
+  EXPECT_EQ(ok.shape, (std::vector<std::int64_t>{5, 28, 28}));
+  EXPECT_EQ(data::parse_npy_header("x.npy", header("{\"descr\":\"<i8\",\"fortran_order\":True,\"shape\":(3,)}")).shape,
+            (std::vector<std::int64_t>{3}));
+  EXPECT_TRUE(data::parse_npy_header("x.npy", header("{'descr': '<f4', 'fortran_order': False, 'shape': ()}")).shape.empty());
+  // What numpy.load refuses ("Header does not contain the correct keys", "shape is not valid", ...)
+  for (const char* bad : {
+           "{'descr': '|u1', 'fortran_order': False, 'shape': (5,), 'extra': 1}",  // an extra key
+           "{'descr': '|u1', 'shape': (5,)}",                                      // a key missing
+           "{'descr': '|u1', 'descr': '|u1', 'fortran_order': False, 'shape': (5,)}",
+           "{'descr': '|u1', 'fortran_order': 0, 'shape': (5,)}",                  // not a bool
+           "{'descr': '|u1', 'fortran_order': False, 'shape': (5)}",               // an int, not a tuple
+           "{'descr': '|u1', 'fortran_order': False, 'shape': [5]}",               // a list
+           "{'descr': '|u1', 'fortran_order': False, 'shape': (5, -1)}",
+           "{'descr': '|u1', 'fortran_order': False, 'shape': (5.0,)}",
+           "{'descr': '|u1', 'fortran_order': False, 'shape': (5,)} trailing",
+           "['descr', '|u1']",
+           "{'descr': '|u1', 'fortran_order': False, 'shape': (5,)",               // unterminated
+       }) {
+    EXPECT_THROW(data::parse_npy_header("x.npy", header(bad)), InputError) << bad;
+  }
+}
+
+TEST(Idx, DamagedGzipStreamsAreRefusedNamingTheFile) {
+  test::TempDir dir;
+  test::write_idx_dataset(dir.path(), 30, 12, 10, 8, 6, /*gz=*/true);
+  const std::string labels = dir.file("train-labels-idx1-ubyte.gz");
+  const std::string good = test::read_file(labels);
+  auto refused = [&](const std::string& bytes, const std::string& needle) {
+    test::write_file(labels, bytes);
+    try {
+      data::open_dataset(dir.path());
+      ADD_FAILURE() << "accepted: " << needle;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("train-labels-idx1-ubyte.gz"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  refused(good + "garbage!", "trailing garbage");                      // zlib's gzread ignores these
+  refused(good.substr(0, good.size() - 4), "truncated");               // the length trailer cut off
+  refused(good.substr(0, good.size() / 2), "truncated");
+  std::string crc = good;
+  crc[crc.size() - 6] = static_cast<char>(crc[crc.size() - 6] ^ 0x40);  // the CRC-32 trailer
+  refused(crc, "damaged");
+  // two gzip members one after the other are ordinary gzip (cat a.gz b.gz): read, not refused
+  test::TempDir plain;
+  test::write_idx_dataset(plain.path(), 30, 12, 10, 8, 6, /*gz=*/false);
+  const std::string raw = test::read_file(plain.file("train-labels-idx1-ubyte"));
+  test::write_maybe_gz(plain.file("a.gz"), raw.substr(0, 10), true);
+  test::write_maybe_gz(plain.file("b.gz"), raw.substr(10), true);
+  test::write_file(labels, test::read_file(plain.file("a.gz")) + test::read_file(plain.file("b.gz")));
+  auto reader = data::open_dataset(dir.path());
+  EXPECT_EQ(reader->read_labels("train", 0, 30), data::open_dataset(plain.path())->read_labels("train", 0, 30));
+}

@@ -113,3 +113,25 @@ TEST(Options, UnknownOrBadInputIsAUsageError) {
   EXPECT_NO_THROW(f.parse({}));
   unsetenv("SALM_BIN");
 }
+
+TEST(Options, ValuesHoldingTheParsersPlaceholdersAreRefusedNotLoopedOn) {
+  // Boost.Program_options 1.74 substitutes "%value%" in its messages until none is left: a bad
+  // value that contains it made the parser loop forever (found by tests/fuzz/fuzz_options).
+  test::TempDir dir;
+  Fixture f;
+  test::write_file(dir.file("loop.ini"), "[synth]\nnum-classes = x%value%x\n");
+  try {
+    f.parse({"--config", dir.file("loop.ini")});
+    FAIL() << "a placeholder in a config file was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("loop.ini"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("%value%"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(f.parse({"--num-classes", "%value%"}), UsageError);
+  setenv("SALM_NUM_CLASSES", "%canonical_option%", 1);
+  EXPECT_THROW(f.parse({}), UsageError);
+  unsetenv("SALM_NUM_CLASSES");
+  // an ordinary '%' is fine where the option takes text
+  test::write_file(dir.file("percent.ini"), "[synth]\nnum-classes = 4\n# 50% of the rows\n");
+  EXPECT_EQ(f.parse({"--config", dir.file("percent.ini")})["num-classes"].as<int>(), 4);
+}
