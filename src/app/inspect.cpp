@@ -18,6 +18,7 @@
 #include "salm/data/reader.hpp"
 #include "salm/dist/shard.hpp"
 #include "salm/eval/audit.hpp"
+#include "salm/eval/shortcut.hpp"
 #include "salm/eval/similarity.hpp"
 #include "salm/io/h5.hpp"
 #include "salm/io/noise_file.hpp"
@@ -69,7 +70,31 @@ eval::Similarity noise_similarity(const io::NoiseFile& f, const std::string& dat
 
 /// A noise file: method and options, max |delta|, mask density, per-class counts, accuracy; with
 /// `similarity`, the similarity of its protected images to the clean ones.
-void inspect_noise(const std::string& path, bool json, bool similarity, const std::string& data_path,
+/// The linear probe of `salm inspect --shortcut` on up to 20,000 rows, evenly spaced (rank 0).
+eval::ShortcutResult noise_shortcut(const io::H5File& f, std::int64_t n, std::int64_t classes) {
+  if (f.dims("/labels").size() != 1) throw UsageError("--shortcut: single-label noise files only");
+  eval::ShortcutOptions opt;
+  const std::int64_t stride = (n + opt.max_rows - 1) / opt.max_rows;
+  std::vector<float> delta;
+  std::vector<std::int64_t> labels;
+  const std::int64_t chunk = 4096;
+  for (std::int64_t b = 0; b < n; b += chunk) {
+    auto len = std::min(chunk, n - b);
+    auto d = f.read_rows<float>("/delta", b, len);
+    auto l = f.read_rows<std::int64_t>("/labels", b, len);
+    const std::size_t per = d.size() / static_cast<std::size_t>(len);
+    for (std::int64_t i = 0; i < len; ++i)
+      if ((b + i) % stride == 0) {
+        delta.insert(delta.end(), d.begin() + static_cast<std::ptrdiff_t>(per * static_cast<std::size_t>(i)),
+                     d.begin() + static_cast<std::ptrdiff_t>(per * static_cast<std::size_t>(i + 1)));
+        labels.push_back(l[static_cast<std::size_t>(i)]);
+      }
+  }
+  if (labels.size() < 8) throw InputError(f.path(), "--shortcut needs at least 8 rows");
+  return eval::linear_shortcut(delta, labels, std::max<std::int64_t>(classes, 2), opt);
+}
+
+void inspect_noise(const std::string& path, bool json, bool similarity, bool shortcut, const std::string& data_path,
                    dist::Communicator& comm, std::ostream& os) {
   auto noise = io::NoiseFile::open(path);
   const auto& f = noise.h5();
@@ -119,6 +144,8 @@ void inspect_noise(const std::string& path, bool json, bool similarity, const st
   }
   comm.allreduce(counts.data(), counts.size());
   if (comm.rank() != 0) return;
+  std::optional<eval::ShortcutResult> cut;
+  if (shortcut) cut = noise_shortcut(f, n, num_classes);
   nlohmann::json j;
   j["file"] = path;
   j["kind"] = "noise";
@@ -142,6 +169,10 @@ void inspect_noise(const std::string& path, bool json, bool similarity, const st
     j["similarity"] = eval::similarity_json(*sim);
     j["similarity"]["data"] = data_path.empty() ? (attrs.contains("source") ? attrs["source"] : nlohmann::json()) : nlohmann::json(data_path);
   }
+  if (cut)
+    j["shortcut"] = {{"probe", "linear"},           {"holdout_accuracy", cut->holdout_accuracy},
+                     {"fit_accuracy", cut->fit_accuracy}, {"chance", cut->chance},
+                     {"fit_rows", cut->fit_rows},         {"holdout_rows", cut->holdout_rows}};
   if (json) {
     os << j.dump(2) << std::endl;
     return;
@@ -159,6 +190,10 @@ void inspect_noise(const std::string& path, bool json, bool similarity, const st
   if (sim)
     os << fmt::format("  similarity to the clean rows of {}: {}\n", j["similarity"]["data"].get<std::string>(),
                              eval::similarity_text(*sim));
+  if (cut)
+    os << fmt::format("  shortcut: a linear probe on delta alone predicts the label of {:.1f}% of held-out rows (chance "
+                      "{:.1f}%; {} rows fitted, {} held out)\n",
+                      100 * cut->holdout_accuracy, 100 * cut->chance, cut->fit_rows, cut->holdout_rows);
 }
 
 }  // namespace
@@ -176,9 +211,10 @@ void inspect(const InspectRequest& req, dist::Communicator& comm, std::ostream& 
     char magic[8] = {0};
     in.read(magic, 8);
     if (in && std::memcmp(magic, "\x89HDF\r\n\x1a\n", 8) == 0 && io::is_noise_file(io::H5File::open_read(path)))
-      return inspect_noise(path, req.json, similarity, data_path, comm, os);
+      return inspect_noise(path, req.json, similarity, req.shortcut, data_path, comm, os);
   }
   if (similarity) throw UsageError(fmt::format("--similarity needs a noise file ({} is not one)", path));
+  if (req.shortcut) throw UsageError(fmt::format("--shortcut needs a noise file ({} is not one)", path));
   auto reader = data::open_dataset(path);
   const auto& info = reader->info();
   std::vector<SplitSummary> splits;

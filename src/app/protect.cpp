@@ -12,8 +12,10 @@
 #include "salm/config.hpp"
 #include "salm/core/error.hpp"
 #include "salm/core/progress.hpp"
+#include "salm/core/rng.hpp"
 #include "salm/core/system.hpp"
 #include "salm/dist/shard.hpp"
+#include "salm/eval/victim.hpp"
 #include "salm/io/checkpoint.hpp"
 #include "salm/io/noise_file.hpp"
 #include "salm/io/publish.hpp"
@@ -28,6 +30,16 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // ---- the noise file's attributes and the report -------------------------------------------------
+
+/// What the noise file says of its own protection: "passed" (the closed loop's last val check
+/// met --target-val-acc), "failed" (it never did) or "not run" (no --target-val-acc).
+std::string protection_check(const ProtectOptions& opt, const methods::LoopResult& r) {
+  if (!opt.closed_loop()) return "not run";
+  return r.reached_target ? "passed" : "failed";
+}
+
+/// The val-victim curve as JSON: [[iterations done, val accuracy], ...].
+std::string val_checks_json(const methods::NoiseState& st) { return nlohmann::json(st.val_checks).dump(); }
 
 /// Every option of the table, then what the run was made from and what it reached.
 io::Attributes noise_attributes(const ProtectOptions& opt, const ProtectRequest& req, const data::DatasetInfo& info,
@@ -52,6 +64,8 @@ io::Attributes noise_attributes(const ProtectOptions& opt, const ProtectRequest&
                      {"final_train_accuracy", r.state.train_acc},
                      {"final_train_loss", r.state.train_loss},
                      {"command_line", req.command_line}});
+  a.insert(a.end(), {{"protection_check", protection_check(opt, r)}, {"val_checks", val_checks_json(r.state)}});
+  if (!r.state.val_checks.empty()) a.emplace_back("final_val_check_accuracy", r.state.val_checks.back().second);
   return a;
 }
 
@@ -107,6 +121,14 @@ ProtectResult protect(const ProtectRequest& req, dist::Communicator& comm) {
   auto rows = reader->read(opt.split, mine.begin, mine.size());
   double io_seconds = since(io_t0);
   const auto shard = methods::make_shard(rows, info, n, req.device);
+  // The closed loop's judge: this rank's rows of the clean val split.
+  data::SplitData val_rows;
+  if (opt.closed_loop()) {
+    if (!reader->has_split("val") || reader->shape("val").rows == 0)
+      throw InputError(files.data, "has no val split, which --target-val-acc judges on (salm convert --val-from-train N "
+                                   "makes one)");
+    val_rows = reader->read_shard("val", comm.rank(), comm.size());
+  }
   auto model = methods::make_source_model(opt, shard);
   if (root)
     spdlog::info("protect {} rows of '{}' ({}x{}x{}, {} classes) with {}: k={}% ({} px), eps={}/255, {} ranks ({}, {}), "
@@ -148,6 +170,22 @@ ProtectResult protect(const ProtectRequest& req, dist::Communicator& comm) {
     if (signal == 0) signal = stop_signal();
     return signal != 0;
   };
+  if (opt.closed_loop())
+    hooks.val_check = [&](const methods::NoiseState& st) {
+      // What an unauthorised trainer would do with the release as it stands: a fresh victim on
+      // the protected rows (uint8, as published), tested on the owner's clean val split.
+      data::SplitData prot = rows;
+      auto p = methods::protected_images(shard.x, st.delta).cpu();
+      prot.images.assign(p.data_ptr<std::uint8_t>(), p.data_ptr<std::uint8_t>() + p.numel());
+      VictimOptions v;
+      v.model = opt.check_model;
+      v.epochs = opt.check_epochs;
+      v.optimizer = opt.check_optimizer;
+      v.batch_size = opt.batch_size;
+      v.precision = opt.precision;
+      v.seed = derive_seed(opt.seed, {hash_name("val-check"), static_cast<std::uint64_t>(st.iterations_done)});
+      return eval::train_victim(v, prot, n, val_rows, info, comm, {}, req.device).final_test_accuracy;
+    };
   if (checkpoints)
     hooks.checkpoint = [&](const methods::NoiseState& st, torch::nn::Module& m, torch::optim::SGD& sgd) {
       auto t0 = Clock::now();
@@ -200,8 +238,10 @@ ProtectResult protect(const ProtectRequest& req, dist::Communicator& comm) {
   out.iterations = st.iterations_done;
   out.train_accuracy = st.train_acc;
   out.reached_stop_acc = result.reached_stop_acc;
+  out.val_checks = st.val_checks;
   if (root) {
     auto summary = to_json(attrs);
+    summary["val_checks"] = nlohmann::json(st.val_checks);  // an array in the report, a JSON string in the file
     for (const auto& [k, v] : seconds) summary.erase("seconds_" + k);
     auto sec = to_json(seconds);
     sec["io"] = maxs[4] + write_seconds;
@@ -217,6 +257,14 @@ ProtectResult protect(const ProtectRequest& req, dist::Communicator& comm) {
     if (!files.report.empty()) io::publish_text(files.report, summary.dump(2) + "\n");
   }
   if (checkpoints && !files.keep_checkpoint) store.remove();
+  if (opt.closed_loop() && !result.reached_target) {
+    out.status = ProtectStatus::not_protected;
+    if (root)
+      spdlog::warn("{} is NOT protected to the target: after {} iterations a fresh {} victim still reaches {:.2f}% on the "
+                   "clean val split (target {:.2f}%); salm export refuses it unless --allow-unchecked",
+                   files.out, st.iterations_done, opt.check_model,
+                   st.val_checks.empty() ? 100.0 : 100 * st.val_checks.back().second, 100 * opt.target_val_acc);
+  }
   return out;
 }
 
@@ -228,6 +276,7 @@ io::CheckpointMeta checkpoint_meta(const methods::NoiseState& st, const std::str
   m.iterations_done = st.iterations_done;
   m.train_acc = st.train_acc;
   m.train_loss = st.train_loss;
+  m.val_checks = st.val_checks;
   m.fingerprint = fingerprint;
   return m;
 }
@@ -241,6 +290,7 @@ methods::NoiseState resume_state(const io::CheckpointStore& store, const io::Che
   st.iterations_done = meta.iterations_done;
   st.train_acc = meta.train_acc;
   st.train_loss = meta.train_loss;
+  st.val_checks = meta.val_checks;
   return st;
 }
 

@@ -103,6 +103,17 @@ void export_release(const ExportRequest& req, dist::Communicator& comm) {
   req.open.validate();
   if (req.format == ReleaseFormat::npz) io::check_output_path(out, overwrite, comm);
   auto noise = io::NoiseFile::open(noise_path);
+  // Only what the owner's own val split judged protected leaves by default (protect --target-val-acc).
+  const std::string check = noise.h5().attr_string("/", "protection_check").value_or("not run");
+  if (check != "passed") {
+    const std::string why = check == "failed"
+                                ? fmt::format("its protection check failed (a fresh victim reached {:.2f}% on the clean val "
+                                              "split, above --target-val-acc)",
+                                              100 * noise.h5().attr_double("/", "final_val_check_accuracy").value_or(1.0))
+                                : "its protection was never checked (protect it with --target-val-acc)";
+    if (!req.allow_unchecked) throw InputError(noise_path, why + "; pass --allow-unchecked to release it anyway");
+    if (comm.rank() == 0) spdlog::warn("{}: {}; releasing it anyway (--allow-unchecked)", noise_path, why);
+  }
   auto reader = data::open_noise_source(noise, req.source.data, req.open);
   const std::string protected_split = noise.split();
   if (comm.rank() != 0) return;  // one file: rank 0 writes it

@@ -60,7 +60,12 @@ Subcommand protect_command() {
     req.stop_signal = [] { return static_cast<int>(g_stop_signal); };
     req.step_hook = TestHooks::from_environment().protect_step_hook(g_stop_signal);
     auto r = app::protect(req, ctx.comm);
-    return static_cast<int>(r.status == app::ProtectStatus::stopped ? ExitCode::stopped : ExitCode::ok);
+    switch (r.status) {
+      case app::ProtectStatus::stopped: return static_cast<int>(ExitCode::stopped);
+      case app::ProtectStatus::not_protected: return static_cast<int>(ExitCode::not_protected);
+      case app::ProtectStatus::completed: break;
+    }
+    return static_cast<int>(ExitCode::ok);
   };
   return s;
 }

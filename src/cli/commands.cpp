@@ -83,7 +83,7 @@ Subcommand inspect_command() {
       "inspect",
       "summarise a dataset (.npz or .h5: splits, shapes, classes, background) or a noise file (options, max |delta|, "
       "mask density, accuracy; --similarity: SSIM, PSNR against the clean images)",
-      "[mpirun -n R] salm inspect FILE [--json] | NOISE.h5 --similarity [--data DATA] [--json]", {"file"},
+      "[mpirun -n R] salm inspect FILE [--json] | NOISE.h5 [--similarity [--data DATA]] [--shortcut] [--json]", {"file"},
       [](const app::InspectRequest& r, Context& ctx) { app::inspect(r, ctx.comm, std::cout); });
 }
 

@@ -78,6 +78,10 @@ void ProtectOptions::validate() const {
   opt::validate_fields(*this);
   if (split != "train" && split != "val" && split != "test")
     throw UsageError(fmt::format("--split: unknown value '{}' (one of: train, val, test)", split));
+  if (closed_loop() && !min_min())
+    throw UsageError(fmt::format("--target-val-acc needs the min-min loop (--method salm or em), not {}", opt::to_string(method)));
+  if (closed_loop() && split == "val")
+    throw UsageError("--target-val-acc judges on the clean val split, so it cannot protect --split val");
 }
 
 std::int64_t ProtectOptions::mask_pixels(std::int64_t pixels) const {

@@ -141,7 +141,8 @@ void CheckpointStore::save(CheckpointMeta meta, std::int64_t total_rows, std::in
     }
     nlohmann::json j{{"iteration", meta.iteration}, {"stage", meta.stage}, {"step", meta.step},
                      {"iterations_done", meta.iterations_done}, {"train_acc", meta.train_acc},
-                     {"train_loss", meta.train_loss}, {"fingerprint", meta.fingerprint}, {"ranks", meta.ranks},
+                     {"train_loss", meta.train_loss}, {"val_checks", meta.val_checks},
+                     {"fingerprint", meta.fingerprint}, {"ranks", meta.ranks},
                      {"generation", meta.generation}, {"written_at", meta.written_at}};
     if (problem.empty()) problem = write_private(gen / "meta.json", j.dump(2) + "\n");
     // The manifest last: a generation without one (or whose files differ from it) is never resumed.
@@ -207,6 +208,7 @@ std::optional<CheckpointMeta> CheckpointStore::latest() const {
     c.iterations_done = j.at("iterations_done");
     c.train_acc = j.at("train_acc");
     c.train_loss = j.at("train_loss");
+    if (j.contains("val_checks")) c.val_checks = j.at("val_checks").get<std::vector<std::pair<int, double>>>();
     c.fingerprint = j.at("fingerprint");
     c.ranks = j.at("ranks");
     c.generation = j.at("generation");

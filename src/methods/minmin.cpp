@@ -329,9 +329,15 @@ LoopResult MinMin::run(const ShardTensors& shard, std::optional<NoiseState> resu
     if (hooks.checkpoint) hooks.checkpoint(st, *im.model, *im.sgd);
   };
   bool root = im.comm.rank() == 0;
-  // A resumed run that had already met the stop accuracy is finished.
-  res.reached_stop_acc = st.iterations_done > 0 && opt.stop_acc > 0 && st.train_acc >= opt.stop_acc;
-  while (!res.reached_stop_acc && st.pos.iteration < opt.max_iters) {
+  // The stop rule: the closed loop's val check when asked for, else the source's train accuracy.
+  auto target_met = [&] {
+    return !st.val_checks.empty() && st.val_checks.back().first == st.iterations_done &&
+           st.val_checks.back().second <= opt.target_val_acc;
+  };
+  // A resumed run that had already met its stop rule is finished.
+  if (opt.closed_loop()) res.reached_target = target_met();
+  else res.reached_stop_acc = st.iterations_done > 0 && opt.stop_acc > 0 && st.train_acc >= opt.stop_acc;
+  while (!res.reached_stop_acc && !res.reached_target && st.pos.iteration < opt.max_iters) {
     const int it = st.pos.iteration;
     if (st.pos.stage == 0) {
       im.set_requires_grad(true);
@@ -381,11 +387,23 @@ LoopResult MinMin::run(const ShardTensors& shard, std::optional<NoiseState> resu
     }
     im.check(st);
     st.iterations_done = it + 1;
-    res.reached_stop_acc = opt.stop_acc > 0 && st.train_acc >= opt.stop_acc;
+    std::string val;
+    if (opt.closed_loop()) {
+      if (hooks.val_check && ((it + 1) % opt.check_every == 0 || it + 1 == opt.max_iters)) {
+        auto t0 = Clock::now();
+        st.val_checks.emplace_back(it + 1, hooks.val_check(st));
+        im.sec.check += since(t0);
+        res.reached_target = target_met();
+        val = fmt::format("; val check: a fresh victim {:.2f}% (target {:.2f}%){}", 100 * st.val_checks.back().second,
+                          100 * opt.target_val_acc, res.reached_target ? ", target met" : "");
+      }
+    } else {
+      res.reached_stop_acc = opt.stop_acc > 0 && st.train_acc >= opt.stop_acc;
+    }
     st.pos = {it + 1, 0, 0};
     if (root)
-      spdlog::info("iteration {}/{}: train accuracy on x+delta {:.2f}%, loss {:.4f}{}", it + 1, opt.max_iters,
-                   100 * st.train_acc, st.train_loss, res.reached_stop_acc ? " (stop accuracy reached)" : "");
+      spdlog::info("iteration {}/{}: train accuracy on x+delta {:.2f}%, loss {:.4f}{}{}", it + 1, opt.max_iters,
+                   100 * st.train_acc, st.train_loss, res.reached_stop_acc ? " (stop accuracy reached)" : "", val);
     checkpoint();
   }
   res.state = std::move(st);

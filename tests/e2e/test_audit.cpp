@@ -301,3 +301,22 @@ TEST(Audit, InspectSimilarityRefusesOtherData) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("--similarity"), std::string::npos) << r.err;
 }
+
+// ---- salm inspect --shortcut -------------------------------------------------------------------
+
+TEST(Audit, InspectShortcutProbesTheNoiseAloneBesideChance) {
+  auto j = run_salm({"inspect", tiny().noise(), "--shortcut", "--json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  auto s = nlohmann::json::parse(j.out)["shortcut"];
+  EXPECT_EQ(s["probe"], "linear");
+  EXPECT_EQ(s["fit_rows"].get<int>() + s["holdout_rows"].get<int>(), 48);
+  for (const char* k : {"holdout_accuracy", "fit_accuracy", "chance"}) {
+    EXPECT_GE(s[k].get<double>(), 0.0) << k;
+    EXPECT_LE(s[k].get<double>(), 1.0) << k;
+  }
+  EXPECT_NEAR(s["chance"].get<double>(), 1.0 / 3, 0.2);  // 3 balanced classes
+  auto text = run_salm({"inspect", tiny().noise(), "--shortcut"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("shortcut: a linear probe on delta alone"), std::string::npos) << text.out;
+  test::expect_one_error(run_salm({"inspect", tiny().data, "--shortcut"}), "--shortcut needs a noise file");
+}

@@ -15,6 +15,7 @@ struct InspectRequest {
   std::string file;
   bool json = false;
   bool similarity = false;
+  bool shortcut = false;
   std::optional<std::string> data;
 
   template <class Self, class V>
@@ -24,6 +25,9 @@ struct InspectRequest {
     v(field("json", o.json, "print JSON instead of text"));
     v(field("similarity", o.similarity,
             "noise file: SSIM, PSNR, L0 density and L-inf of its protected images against the clean ones"));
+    v(field("shortcut", o.shortcut,
+            "noise file: how learnable the noise alone is: a linear probe fitted on delta to predict the labels, "
+            "scored on held-out rows, beside chance"));
     v(field("data", o.data, "with --similarity: the clean dataset (default: the noise file's 'source' attribute)"));
   }
 };

@@ -6,6 +6,8 @@
 
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "salm/core/device.hpp"
 #include "salm/core/options.hpp"
@@ -53,6 +55,7 @@ struct ProtectRequest {
 enum class ProtectStatus {
   completed,  ///< the noise file is published
   stopped,    ///< stopped on request: the checkpoint is written (min-min), nothing at --out
+  not_protected,  ///< --target-val-acc never met: the noise file is written and says "failed"
 };
 
 struct ProtectResult {
@@ -61,6 +64,7 @@ struct ProtectResult {
   int iterations = 0;
   double train_accuracy = 0;    ///< of the source model on x+delta, at the end
   bool reached_stop_acc = false;
+  std::vector<std::pair<int, double>> val_checks;  ///< --target-val-acc: (iterations done, val accuracy)
   bool resumed = false;         ///< started from a checkpoint
   std::string checkpoint_dir;   ///< "" when the run writes none
 };

@@ -33,6 +33,7 @@ struct ExportRequest {
   OutputFile output;
   ReleaseFormat format = ReleaseFormat::npz;
   ReleaseSplits splits = ReleaseSplits::train;
+  bool allow_unchecked = false;
   data::OpenOptions open;
 
   template <class Self, class V>
@@ -44,6 +45,10 @@ struct ExportRequest {
     v(field("splits", o.splits,
             "train (only the protected images) or all (also the source's val and test splits, clean: anyone may "
             "train on those; a warning says so)"));
+    v(field("allow-unchecked", o.allow_unchecked,
+            "release a noise file whose protection was never checked (protect without --target-val-acc) or whose "
+            "check failed; a warning says so")
+          .not_result());
     data::OpenOptions::fields(o.open, v);
   }
 };

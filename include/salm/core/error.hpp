@@ -2,8 +2,10 @@
 ///
 /// Every failure that reaches the user is one of these. `main` catches them, prints one line
 /// (`salm: error: <what>`) from the failing rank and exits with `exit_code()`:
-///   0 success, 2 bad usage or bad input (the user can fix it), 1 runtime failure; and 3 when a
-///   job stopped on a signal with its checkpoint written (not an error: run it again to resume).
+///   0 success, 2 bad usage or bad input (the user can fix it), 1 runtime failure; 3 when a
+///   job stopped on a signal with its checkpoint written (not an error: run it again to resume);
+///   4 when protect's closed loop (--target-val-acc) ended with the target not met (the noise
+///   file is written and records the failed check).
 #pragma once
 
 #include <stdexcept>
@@ -14,7 +16,7 @@
 namespace salm {
 
 /// Exit codes of the `salm` binary (documented in docs/cli.md).
-enum class ExitCode : int { ok = 0, runtime = 1, usage = 2, stopped = 3 };
+enum class ExitCode : int { ok = 0, runtime = 1, usage = 2, stopped = 3, not_protected = 4 };
 
 /// Base of all salm errors: a message and the exit code it maps to.
 class Error : public std::runtime_error {

@@ -83,6 +83,12 @@ struct ProtectOptions {
   std::string split = "train";
   std::int64_t noise_batch_size = 0; ///< rows per noise batch on each rank (0: batch_size)
   Precision precision = Precision::fp32;
+  // The closed loop (--target-val-acc): the owner's val split judges the release during the run.
+  double target_val_acc = 0;         ///< stop once a fresh victim is at or below this on val (0: off)
+  int check_every = 1;               ///< iterations between two val checks
+  std::string check_model = "small-cnn";
+  int check_epochs = 5;
+  Optimizer check_optimizer = Optimizer::adam;
 
   /// The table of options (see option_table.hpp), in help order.
   template <class Self, class V>
@@ -124,6 +130,15 @@ struct ProtectOptions {
           .at_least(0));
     v(field("precision", o.precision,
             "arithmetic on a GPU: fp32, tf32 (TF32 matrix products) or bf16 (bfloat16 autocast); the CPU computes in fp32"));
+    v(field("target-val-acc", o.target_val_acc,
+            "closed loop: every --check-every iterations a fresh victim is trained on the protected rows and tested "
+            "on the clean val split; the run stops once it is at or below this, and ends with exit 4 (release NOT "
+            "protected to the target) if it never is (0: off; then --stop-acc decides)")
+          .in(0, 1));
+    v(field("check-every", o.check_every, "iterations between two val checks of --target-val-acc").at_least(1));
+    v(field("check-model", o.check_model, "the val check's victim: resnet18, resnet50, vgg11, densenet121, small-cnn"));
+    v(field("check-epochs", o.check_epochs, "epochs of the val check's victim").at_least(1));
+    v(field("check-optimizer", o.check_optimizer, "optimiser of the val check's victim: adam or sgd"));
   }
 
   /// Throws UsageError naming the option for a value outside its domain.
@@ -136,6 +151,8 @@ struct ProtectOptions {
   double effective_k() const { return masked() ? k : 100.0; }
   /// Pixels per image in the mask for an image of `pixels` pixels: ceil(k/100 * pixels).
   std::int64_t mask_pixels(std::int64_t pixels) const;
+  /// Whether the closed loop (--target-val-acc) decides when the run stops.
+  bool closed_loop() const { return target_val_acc > 0; }
   /// Rows per noise batch: noise_batch_size, or batch_size when it is 0.
   std::int64_t noise_batch() const { return noise_batch_size > 0 ? noise_batch_size : batch_size; }
 };

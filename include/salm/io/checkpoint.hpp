@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
@@ -29,6 +31,7 @@ struct CheckpointMeta {
   std::int64_t step = 0;
   int iterations_done = 0;
   double train_acc = 0, train_loss = 0;
+  std::vector<std::pair<int, double>> val_checks;  ///< --target-val-acc: (iterations done, val accuracy)
   std::string fingerprint;  ///< the options and data that determine the result
   int ranks = 1;
   std::string generation;   ///< directory name inside the checkpoint dir

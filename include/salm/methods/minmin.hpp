@@ -1,7 +1,8 @@
 /// The min-min loop of SALM and EM (DESIGN.md section 2, Algorithm 1 of the paper):
 /// repeat { train stage: SGD steps of the source model on x+delta (global batch, gradients
 /// all-reduced); noise stage: masked PGD steps minimising the loss for every local sample;
-/// check: train accuracy on x+delta, all-reduced } until --max-iters or --stop-acc.
+/// check: train accuracy on x+delta, all-reduced } until --max-iters or --stop-acc (or, with
+/// --target-val-acc, until a fresh victim trained on the rows does badly enough on clean val).
 ///
 /// It receives a model, this rank's shard and a communicator; it opens no file and parses no
 /// option. Checkpoints go through a callback, so the format stays in `io`.
@@ -12,6 +13,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
@@ -53,6 +56,8 @@ struct NoiseState {
   LoopPosition pos;
   double train_acc = 0, train_loss = 0;
   int iterations_done = 0;
+  /// The closed loop's val checks so far: (iterations done, the fresh victim's val accuracy).
+  std::vector<std::pair<int, double>> val_checks;
 };
 
 struct PhaseSeconds {
@@ -66,6 +71,10 @@ struct LoopHooks {
   std::function<void(const NoiseState&, torch::nn::Module&, torch::optim::SGD&)> checkpoint;
   /// Polled at step boundaries on every rank; the loop all-reduces the answer (any rank asks, all stop).
   std::function<bool()> stop_requested;
+  /// The closed loop (--target-val-acc): called collectively after every --check-every
+  /// iterations (and the last); returns the val accuracy of a fresh victim trained on the rows as
+  /// they are now. It must not touch the state, the model or any random stream of the loop.
+  std::function<double(const NoiseState&)> val_check;
 };
 
 struct LoopResult {
@@ -73,6 +82,7 @@ struct LoopResult {
   PhaseSeconds seconds;
   bool interrupted = false;  ///< stopped on request, checkpoint written, not finished
   bool reached_stop_acc = false;
+  bool reached_target = false;  ///< --target-val-acc: the last val check was at or below it
 };
 
 class MinMin {
