@@ -129,7 +129,13 @@ ProtectResult protect(const ProtectRequest& req, dist::Communicator& comm) {
                                    "makes one)");
     val_rows = reader->read_shard("val", comm.rank(), comm.size());
   }
-  auto model = methods::make_source_model(opt, shard);
+  auto model = [&] {
+    try {
+      return methods::make_source_model(opt, shard);
+    } catch (const UsageError& e) {  // a model that does not fit these images: say which data
+      throw InputError(files.data, e.what());
+    }
+  }();
   if (root)
     spdlog::info("protect {} rows of '{}' ({}x{}x{}, {} classes) with {}: k={}% ({} px), eps={}/255, {} ranks ({}, {}), "
                  "source {} ({:.1f}M parameters)",

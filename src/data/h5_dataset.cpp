@@ -12,6 +12,17 @@ namespace {
 /// compression achieves on images (uncompressed data is held to its size).
 constexpr double kMaxCompression = 1000;
 
+/// An HDF5 failure while reading a file the user gave is a damaged input (exit 2), named by the
+/// file: a dangling or external link, a group where a dataset belongs, damaged metadata.
+template <typename F>
+auto as_input_error(const std::string& path, F read) -> decltype(read()) {
+  try {
+    return read();
+  } catch (const Hdf5Error& e) {
+    throw InputError(path, fmt::format("is damaged or not a salm dataset: {}", e.what()));
+  }
+}
+
 class H5DatasetReader final : public DatasetReader {
 public:
   explicit H5DatasetReader(const std::string& path) : DatasetReader(path), file_(io::H5File::open_read(path)) {
@@ -38,7 +49,7 @@ public:
       if (file_.type(ig) != io::H5Type::u8)
         throw InputError(path, fmt::format("{} has type {}; uint8 images are required", ig, file_.type_name(ig)));
       auto l = file_.dims(lg);
-      if (l.empty() || l.size() > 2 || l[0] != d[0])
+      if (l.empty() || l.size() > 2 || l[0] != d[0] || (l.size() == 2 && l[1] < 1))
         throw InputError(path, fmt::format("{} has shape [{}] for {} images", lg,
                                            fmt::join(l, ","), d[0]));
       std::string lt = file_.type_name(lg);
@@ -75,14 +86,15 @@ public:
 
   SplitData read(const std::string& split, std::int64_t begin, std::int64_t count) override {
     SplitData d = blank_rows(split, begin, count);
-    d.images = file_.read_rows<std::uint8_t>("/" + split + "/images", begin, count);
+    d.images = as_input_error(path_, [&] { return file_.read_rows<std::uint8_t>("/" + split + "/images", begin, count); });
     d.labels = read_labels(split, begin, count);
     return d;
   }
 
   std::vector<std::int64_t> read_labels(const std::string& split, std::int64_t begin, std::int64_t count) override {
     check_range(split, begin, count);
-    auto labels = file_.read_rows<std::int64_t>("/" + split + "/labels", begin, count);
+    auto labels =
+        as_input_error(path_, [&] { return file_.read_rows<std::int64_t>("/" + split + "/labels", begin, count); });
     std::string p = check_labels(labels, shape(split).label_dim, info_.task, info_.num_classes,
                                  "/" + split + "/labels", begin);
     if (!p.empty()) throw InputError(path_, p);
@@ -96,7 +108,7 @@ private:
 }  // namespace
 
 std::unique_ptr<DatasetReader> open_h5_dataset(const std::string& path) {
-  return std::make_unique<H5DatasetReader>(path);
+  return as_input_error(path, [&]() -> std::unique_ptr<DatasetReader> { return std::make_unique<H5DatasetReader>(path); });
 }
 
 }  // namespace salm::data

@@ -142,8 +142,11 @@ public:
       if (!splits().empty() && !s.same_image_shape(shape("train")))
         throw InputError(ip, fmt::format("images are {}x{}, the train images {}x{}", s.height, s.width,
                                          shape("train").height, shape("train").width));
+      if (images.dims[0] == 0) throw InputError(ip, fmt::format("the {} split has no rows", f.split));
       std::vector<std::int64_t> lab(labels.data.begin(), labels.data.end());
-      for (auto l : lab) max_label = std::max(max_label, l);
+      // The classes are train's: a test label train never has is an error unless --num-classes says so.
+      if (std::string(f.split) == "train")
+        for (auto l : lab) max_label = std::max(max_label, l);
       add_split(f.split, s);
       images_.push_back(std::move(images.data));
       labels_.push_back(std::move(lab));
@@ -157,6 +160,7 @@ public:
     if (info_.num_classes < 1) throw InputError(dir, "labels are empty: cannot infer the number of classes");
     for (std::size_t i = 0; i < labels_.size(); ++i) {
       std::string p = check_labels(labels_[i], 0, info_.task, info_.num_classes, "labels");
+      if (!p.empty() && i > 0 && !opt.num_classes) p += ": a class that never occurs in the train labels (pass --num-classes if it is real)";
       if (!p.empty()) throw InputError(label_files_[i], p);
     }
   }

@@ -160,6 +160,8 @@ NpyHeader parse_npy_header(const std::string& where, const std::string& p) {
   if (p.size() < 10 || std::memcmp(p.data(), magic, 6) != 0)
     throw InputError(where, "not a .npy array (bad magic)");
   int major = static_cast<unsigned char>(p[6]);
+  if (static_cast<unsigned char>(p[7]) != 0)  // numpy: "Invalid version (1, 5)"
+    throw InputError(where, fmt::format("unsupported .npy format version {}.{}", major, static_cast<unsigned char>(p[7])));
   std::size_t len = 0, start = 0;
   if (major == 1) {
     len = static_cast<unsigned char>(p[8]) | (static_cast<unsigned char>(p[9]) << 8);

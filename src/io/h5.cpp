@@ -231,10 +231,10 @@ bool H5File::exists(const std::string& name) const {
   if (name == "/") return true;
   for (const auto& p : prefixes(name)) {
     htri_t e = H5Lexists(id(), p.c_str(), H5P_DEFAULT);
-    if (e <= 0) {
-      H5Eclear2(H5E_DEFAULT);
-      return false;
-    }
+    // An error is damage (a link whose address is past the end of the file), not absence: a
+    // split that silently disappeared would make a dataset without it.
+    if (e < 0) throw InputError(path_, fmt::format("is damaged: cannot resolve {}: {}", p, hdf5_message()));
+    if (e == 0) return false;
   }
   return true;
 }
@@ -376,14 +376,20 @@ void write_attr(hid_t file, const std::string& obj, const std::string& name, hid
   SALM_CHECK_H5(H5Awrite(a.get(), type, value));
 }
 
-std::optional<H5Id> open_attr(hid_t file, const std::string& obj, const std::string& name) {
+std::optional<H5Id> open_attr(const std::string& path, hid_t file, const std::string& obj, const std::string& name) {
   if (H5Oexists_by_name(file, obj.c_str(), H5P_DEFAULT) <= 0) {
     H5Eclear2(H5E_DEFAULT);
     return std::nullopt;
   }
   H5Id o = open_object(file, obj);
   if (H5Aexists(o.get(), name.c_str()) <= 0) return std::nullopt;
-  return H5Id(SALM_CHECK_H5(H5Aopen(o.get(), name.c_str(), H5P_DEFAULT)), H5Aclose);
+  H5Id a(SALM_CHECK_H5(H5Aopen(o.get(), name.c_str(), H5P_DEFAULT)), H5Aclose);
+  // One value, never an array: reading an array into room for one value overruns it.
+  H5Id sp(SALM_CHECK_H5(H5Aget_space(a.get())), H5Sclose);
+  hssize_t points = H5Sget_simple_extent_npoints(sp.get());
+  if (points != 1)
+    throw InputError(path, fmt::format("attribute '{}' of {} holds {} values; one is expected", name, obj, points));
+  return a;
 }
 }  // namespace
 
@@ -408,7 +414,7 @@ void H5File::set_attr(const std::string& obj, const std::string& name, double va
 }
 
 std::optional<std::string> H5File::attr_string(const std::string& obj, const std::string& name) const {
-  auto a = open_attr(id(), obj, name);
+  auto a = open_attr(path_, id(), obj, name);
   if (!a) return std::nullopt;
   H5Id t(SALM_CHECK_H5(H5Aget_type(a->get())), H5Tclose);
   if (H5Tget_class(t.get()) != H5T_STRING) return std::nullopt;
@@ -431,7 +437,7 @@ std::optional<std::string> H5File::attr_string(const std::string& obj, const std
 }
 
 std::optional<std::int64_t> H5File::attr_int(const std::string& obj, const std::string& name) const {
-  auto a = open_attr(id(), obj, name);
+  auto a = open_attr(path_, id(), obj, name);
   if (!a) return std::nullopt;
   H5Id t(SALM_CHECK_H5(H5Aget_type(a->get())), H5Tclose);
   if (H5Tget_class(t.get()) != H5T_INTEGER) return std::nullopt;
@@ -441,7 +447,7 @@ std::optional<std::int64_t> H5File::attr_int(const std::string& obj, const std::
 }
 
 std::optional<double> H5File::attr_double(const std::string& obj, const std::string& name) const {
-  auto a = open_attr(id(), obj, name);
+  auto a = open_attr(path_, id(), obj, name);
   if (!a) return std::nullopt;
   H5Id t(SALM_CHECK_H5(H5Aget_type(a->get())), H5Tclose);
   auto cls = H5Tget_class(t.get());

@@ -140,10 +140,17 @@ TEST(OptionTable, TheFingerprintHoldsWhatTheResultDependsOn) {
   b = a;
   b.precision = Precision::bf16;
   EXPECT_NE(opt::fingerprint(b), fp);
+  // So is another closed loop: its target and its judge decide when the run stops.
+  b = a;
+  b.target_val_acc = 0.2;
+  EXPECT_NE(opt::fingerprint(b), fp);
+  b = a;
+  b.check_epochs = 9;
+  EXPECT_NE(opt::fingerprint(b), fp);
   // Every option of the table is in the attributes; the files' options are not.
   std::set<std::string> keys;
   for (const auto& [k, v] : opt::values(a)) keys.insert(k);
-  EXPECT_EQ(keys.size(), 25u);
+  EXPECT_EQ(keys.size(), 30u);
   EXPECT_TRUE(opt::values(app::ProtectFiles{}).empty());
 }
 
