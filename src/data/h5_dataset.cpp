@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include "salm/core/error.hpp"
+#include "salm/core/system.hpp"
 
 namespace salm::data {
 namespace {
@@ -108,6 +109,14 @@ private:
 }  // namespace
 
 std::unique_ptr<DatasetReader> open_h5_dataset(const std::string& path) {
+  // HDF5 1.10.8 can crash on damaged metadata (a variable-length string whose global-heap entry
+  // lies: memcpy past the end in H5HG_read; found by the malformed-input corpus and the fuzzer).
+  // Everything the reader checks at open is done first in a disposable child: a crash there is
+  // a refusal here, not a segfault of the job.
+  auto child = run_in_child([&] { H5DatasetReader probe(path); }, 60.0);
+  if (child.signal != 0)
+    throw InputError(path, fmt::format("is damaged: the HDF5 library crashed (signal {}) reading its metadata", child.signal));
+  if (child.timed_out) throw InputError(path, "is damaged: the HDF5 library did not finish reading its metadata in 60 s");
   return as_input_error(path, [&]() -> std::unique_ptr<DatasetReader> { return std::make_unique<H5DatasetReader>(path); });
 }
 

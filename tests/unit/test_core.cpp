@@ -1,8 +1,12 @@
 // core and dist helpers that need no MPI: sharding, seeding, progress text, thread choice.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <set>
+#include <stdexcept>
+#include <thread>
 
 #include "salm/core/error.hpp"
 #include "salm/core/progress.hpp"
@@ -96,4 +100,17 @@ TEST(Errors, ExitCodes) {
 TEST(System, CommandLineIsShellQuoted) {
   const char* argv[] = {"salm", "synth", "--out", "a b.h5", "it's"};
   EXPECT_EQ(join_command_line(5, argv), "salm synth --out 'a b.h5' 'it'\\''s'");
+}
+
+TEST(System, RunInChildReportsHowADisposableChildEnded) {
+  // What open_h5_dataset relies on: a crash in the child is seen, not suffered.
+  EXPECT_EQ(run_in_child([] { std::raise(SIGSEGV); }, 30).signal, SIGSEGV);
+  auto thrown = run_in_child([] { throw std::runtime_error("an exception is the parent's to report"); }, 30);
+  EXPECT_EQ(thrown.signal, 0);
+  EXPECT_FALSE(thrown.timed_out);
+  auto slow = run_in_child([] { std::this_thread::sleep_for(std::chrono::seconds(30)); }, 0.3);
+  EXPECT_TRUE(slow.timed_out);
+  int value = 1;
+  run_in_child([&] { value = 2; }, 30);
+  EXPECT_EQ(value, 1) << "the child's work happens in its own copy of the process";
 }
