@@ -318,6 +318,15 @@ void select_rows(hid_t space, std::int64_t begin, std::int64_t rows) {
   count[0] = static_cast<hsize_t>(rows);
   SALM_CHECK_H5(H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr));
 }
+
+/// The memory space of `rows` rows of a dataset of dimensions `d` (a scalar for 0-d datasets).
+H5Id memory_space(const std::vector<std::int64_t>& d, std::int64_t rows) {
+  std::vector<hsize_t> md(d.begin(), d.end());
+  if (!md.empty()) md[0] = static_cast<hsize_t>(rows);
+  return H5Id(SALM_CHECK_H5(md.empty() ? H5Screate(H5S_SCALAR)
+                                       : H5Screate_simple(static_cast<int>(md.size()), md.data(), nullptr)),
+              H5Sclose);
+}
 }  // namespace
 
 void H5File::write_rows_raw(const std::string& name, std::int64_t row_begin, std::int64_t rows,
@@ -331,11 +340,7 @@ void H5File::write_rows_raw(const std::string& name, std::int64_t row_begin, std
     H5Id ds(SALM_CHECK_H5(H5Dopen2(id(), name.c_str(), H5P_DEFAULT)), H5Dclose);
     H5Id fs(SALM_CHECK_H5(H5Dget_space(ds.get())), H5Sclose);
     select_rows(fs.get(), row_begin, rows);
-    std::vector<hsize_t> md(d.begin(), d.end());
-    if (!md.empty()) md[0] = static_cast<hsize_t>(rows);
-    H5Id ms(SALM_CHECK_H5(md.empty() ? H5Screate(H5S_SCALAR)
-                                     : H5Screate_simple(static_cast<int>(md.size()), md.data(), nullptr)),
-            H5Sclose);
+    H5Id ms = memory_space(d, rows);
     if (rows == 0) SALM_CHECK_H5(H5Sselect_none(ms.get()));
     H5Id dxpl(SALM_CHECK_H5(H5Pcreate(H5P_DATASET_XFER)), H5Pclose);
     if (parallel_) SALM_CHECK_H5(H5Pset_dxpl_mpio(dxpl.get(), H5FD_MPIO_COLLECTIVE));
@@ -353,11 +358,7 @@ void H5File::read_rows_raw(const std::string& name, std::int64_t row_begin, std:
                                         row_begin + rows, d[0], name));
   if (rows == 0) return;
   select_rows(fs.get(), row_begin, rows);
-  std::vector<hsize_t> md(d.begin(), d.end());
-  if (!md.empty()) md[0] = static_cast<hsize_t>(rows);
-  H5Id ms(SALM_CHECK_H5(md.empty() ? H5Screate(H5S_SCALAR)
-                                   : H5Screate_simple(static_cast<int>(md.size()), md.data(), nullptr)),
-          H5Sclose);
+  H5Id ms = memory_space(d, rows);
   if (H5Dread(ds.get(), memtype, ms.get(), fs.get(), H5P_DEFAULT, data) < 0)
     throw InputError(path_, fmt::format("cannot read {}: {}", name, hdf5_message()));
 }
