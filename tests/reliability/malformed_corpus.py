@@ -38,7 +38,7 @@ Exit status 0 only if every run met the rules. With --work, failing cases stay t
 run is listed in WORK/runs.tsv; the default work directory is temporary and removed.
 """
 import argparse, concurrent.futures, gzip, io, os, pickle, random, select, shlex, shutil, socket
-import struct, subprocess, sys, tempfile, time, warnings, zipfile
+import struct, subprocess, sys, tempfile, time, warnings, zipfile, zlib
 import h5py
 import numpy as np
 
@@ -620,12 +620,28 @@ FAMILIES = [("control", fam_control, 0), ("bitflip-npz", fam_bitflip_npz, 150), 
 
 
 # ------------------------------------------------------------------------------------- running
+def synthetic_fixture(fn):
+    """Where the fixtures are absent (a clone outside the workspace): arrays of the same layout
+    (MedMNIST keys, 28x28 grey or RGB uint8, int64 labels [N,1] of 10 classes or [N,3] multi-label)."""
+    rng = np.random.default_rng(zlib.crc32(fn.encode()))
+    out = {}
+    for s in SPLITS:
+        n = 40
+        out[f"{s}_images"] = rng.integers(0, 256, (n, 28, 28, 3) if "rgb" in fn else (n, 28, 28), dtype=np.uint8)
+        out[f"{s}_labels"] = (rng.integers(0, 2, (n, 3), dtype=np.int64) if "multilabel" in fn
+                              else (np.arange(n) % 10).reshape(n, 1).astype(np.int64))
+    return out
+
+
 def build_bases(args, salm, base):
+    if not os.path.isdir(args.fixtures):
+        print(f"note: no fixtures in {args.fixtures}: bases of the same layout are generated instead", flush=True)
     B = argparse.Namespace(arr={}, npz={}, h5={}, spans={})
     os.makedirs(base)
     for name, fn in (("gray", "fashion_gray_stored.npz"), ("gray_deflate", "fashion_gray_deflate.npz"),
                      ("rgb", "fashion_rgb_deflate.npz"), ("ml", "fashion_multilabel_stored.npz")):
-        full = dict(np.load(os.path.join(args.fixtures, fn)))
+        path = os.path.join(args.fixtures, fn)
+        full = dict(np.load(path)) if os.path.exists(path) else synthetic_fixture(fn)
         lab = full["train_labels"]  # train keeps 2 rows of every class, so that val/test labels are all seen
         keep = np.arange(20) if lab.shape[1] > 1 else np.concatenate([np.flatnonzero(lab[:, 0] == c)[:2] for c in range(10)])
         B.arr[name] = {k: (v[keep] if k.startswith("train") else v[:20]) if k in KNOWN else v for k, v in full.items()}
