@@ -51,14 +51,14 @@ check=("$py" "$root/tools/device_check.py")
 
 if [[ "$cpu_only" == 1 ]]; then
   salm=("${SALM_BIN:-$root/build/salm}")
-  dev=cpu rows=96 test_rows=48 big_rows=0 victim_epochs=1 bench_rows=64 plain_steps=3
+  dev=cpu rows=96 test_rows=48 big_rows=0 victim_epochs=1 bench_rows=64 plain_steps=3 plain_batch=64
 else
   site=$("$py" -c 'import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))')
   libs="$pack/lib:$site/torch/lib"
   for d in nccl cu13 cudnn cusparselt nvshmem; do [[ -d "$site/nvidia/$d/lib" ]] && libs+=":$site/nvidia/$d/lib"; done
   loader=$(ls "$pack"/lib/ld-linux-x86-64.so.* 2>/dev/null | head -1)
   salm=("$loader" --library-path "$libs" "$pack/salm")
-  dev=cuda rows=4096 test_rows=1000 big_rows=90000 victim_epochs=3 bench_rows=8192 plain_steps=50
+  dev=cuda rows=4096 test_rows=1000 big_rows=90000 victim_epochs=3 bench_rows=8192 plain_steps=50 plain_batch=512
 fi
 export SALM_MPI=off   # one process, no MPI runtime needed
 
@@ -117,7 +117,8 @@ for prec in fp32 bf16; do
   stage "salm_noise_$prec" 150 "${salm[@]}" protect --device "$dev" --precision "$prec" --data "$work/bench.h5" \
     --out "$work/bench-$prec.h5" --report "$out/bench-$prec.json" --no-checkpoint --model resnet18 --max-iters 1 \
     --train-steps 1 --pgd-steps 5 --batch-size 128 --noise-batch-size 512 --stop-acc 0
-  json "plain_noise_$prec" "${check[@]}" plain-loop --model resnet18 --batch 512 --steps "$plain_steps" --device "$dev" \
+  # (on the CPU: the 64 rows salm has, not 512, so that a busy CI machine stays far within the time)
+  json "plain_noise_$prec" "${check[@]}" plain-loop --model resnet18 --batch "$plain_batch" --steps "$plain_steps" --device "$dev" \
     --precision "$prec"
 done
 stage evaluate 180 "${salm[@]}" evaluate --device "$dev" --data "$work/d.h5" --noise "$work/a.h5" --model resnet18 \
