@@ -9,6 +9,7 @@
                                      `<!-- worked-example -->`) verbatim in a scratch directory
 docs/results/ is the dated record of past experiments and is not checked.
 """
+import json
 import os
 import re
 import shlex
@@ -135,7 +136,19 @@ def check_example(root, salm):
         r = subprocess.run(["h5diff", "data.h5", "restored.h5", "/train/images", "/train/images"], cwd=work)
         if r.returncode != 0:
             fail("README.md worked example: the restored train images differ from the clean ones")
-    print(f"{PROG}: the README's worked example ran and restored the clean images bit for bit")
+        # The example is also CI's 2-rank effectiveness check (effectiveness.builtin runs 1 rank):
+        # what the README tells the reader to look at must hold. Bounds as in that test.
+        rep = {f: json.load(open(os.path.join(work, f))) for f in ["protect.json", "clean.json", "protected.json"]}
+        clean, prot = rep["clean.json"]["clean_test_accuracy"], rep["protected.json"]["clean_test_accuracy"]
+        print(f"{PROG}: worked example: 2 ranks, source fit {rep['protect.json']['final_train_accuracy']:.3f}; "
+              f"victim clean {clean:.3f}, protected {prot:.3f}")
+        if rep["protect.json"]["ranks"] != 2:
+            fail("README.md worked example: protect.json does not say 2 ranks")
+        if clean < 0.70:
+            fail(f"README.md worked example: the clean victim reached only {clean:.3f}: the check says nothing")
+        if prot > clean - 0.25:
+            fail(f"README.md worked example: the protected victim {prot:.3f} is not 25 points below clean {clean:.3f}")
+    print(f"{PROG}: the README's worked example ran, protected (2 ranks) and restored the clean images bit for bit")
 
 
 def main():

@@ -1,5 +1,7 @@
 // The point of the product, end to end: a victim of another architecture than the source learns
-// far less from the protected copy than from the clean one, with 1 rank and with 2.
+// far less from the protected copy than from the clean one. One rank here; the same check with
+// 2 ranks is the README's worked example (docs.worked_example, tests/docs/check_docs.py), which
+// runs this setting under mpirun -n 2 and asserts the same bounds.
 //
 // Built-in data (1,000 train rows of 28x28x3, 9 classes), the strong profile
 // (configs/protect-small-cnn-strong.ini: small-CNN source, k = 30%, eps = 8/255), a VGG-11 victim
@@ -40,7 +42,7 @@ void victim(const test::TempDir& dir, const std::string& data, const std::string
 
 }  // namespace
 
-TEST(Effectiveness, StrongProfileTakesMostOfAVictimsAccuracyAwayWithOneAndTwoRanks) {
+TEST(Effectiveness, StrongProfileTakesMostOfAVictimsAccuracyAway) {
   test::TempDir dir;
   const std::string data = dir.file("d.h5");
   auto s = test::run_salm({"synth", "--out", data, "--train", "1000", "--val", "0", "--test", "500"});
@@ -53,31 +55,24 @@ TEST(Effectiveness, StrongProfileTakesMostOfAVictimsAccuracyAwayWithOneAndTwoRan
   std::cout << "clean: victim " << clean_acc << " (chance " << chance << ")\n";
   ASSERT_GE(clean_acc, 0.70) << "the victim does not learn the clean data: the test says nothing";
 
-  for (const int ranks : {1, 2}) {
-    SCOPED_TRACE(std::to_string(ranks) + " rank(s)");
-    const std::string noise = dir.file("n" + std::to_string(ranks) + ".h5");
-    const std::vector<std::string> protect{"protect",         "--data",      data,
-                                           "--out",           noise,         "--config",
-                                           SALM_CONFIGS_DIR "/protect-small-cnn-strong.ini",
-                                           "--no-checkpoint", "--report",    noise + ".json",
-                                           "--log-level",     "warn"};
-    auto r = ranks == 1 ? test::run_salm(protect) : test::run_salm_mpi(ranks, protect);
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    auto p = read_json(noise + ".json");
-    EXPECT_EQ(p["ranks"].get<int>(), ranks);
-    // The min-min did its job: the source fits x + delta.
-    EXPECT_GE(p["final_train_accuracy"].get<double>(), 0.99);
+  const std::string noise = dir.file("n.h5");
+  auto r = test::run_salm({"protect", "--data", data, "--out", noise, "--config",
+                           SALM_CONFIGS_DIR "/protect-small-cnn-strong.ini", "--no-checkpoint", "--report",
+                           noise + ".json", "--log-level", "warn"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto p = read_json(noise + ".json");
+  // The min-min did its job: the source fits x + delta.
+  EXPECT_GE(p["final_train_accuracy"].get<double>(), 0.99);
 
-    nlohmann::json v;
-    ASSERT_NO_FATAL_FAILURE(victim(dir, data, noise, "v" + std::to_string(ranks) + ".json", v));
-    const double acc = v["clean_test_accuracy"].get<double>(), best = v["best_test_accuracy"].get<double>();
-    const double fit = v["curve"].back()["train_accuracy"].get<double>();
-    std::cout << ranks << " rank(s): source fit " << p["final_train_accuracy"] << " in " << p["iterations"]
-              << " iterations; victim " << acc << " (best epoch " << best << ", train accuracy " << fit << ")\n";
-    // The victim fits the protected images (they are learnable: a shortcut) ...
-    EXPECT_GE(fit, 0.90);
-    // ... and that takes most of its clean test accuracy away, at its last epoch and at its best.
-    EXPECT_LE(acc, clean_acc - 0.25);
-    EXPECT_LE(best, clean_acc - 0.20);
-  }
+  nlohmann::json v;
+  ASSERT_NO_FATAL_FAILURE(victim(dir, data, noise, "v.json", v));
+  const double acc = v["clean_test_accuracy"].get<double>(), best = v["best_test_accuracy"].get<double>();
+  const double fit = v["curve"].back()["train_accuracy"].get<double>();
+  std::cout << "source fit " << p["final_train_accuracy"] << " in " << p["iterations"] << " iterations; victim "
+            << acc << " (best epoch " << best << ", train accuracy " << fit << ")\n";
+  // The victim fits the protected images (they are learnable: a shortcut) ...
+  EXPECT_GE(fit, 0.90);
+  // ... and that takes most of its clean test accuracy away, at its last epoch and at its best.
+  EXPECT_LE(acc, clean_acc - 0.25);
+  EXPECT_LE(best, clean_acc - 0.20);
 }
