@@ -96,6 +96,64 @@ for path, window, size, counts in (("b.npz", 4, 4, (14, 7, 14)), ("b2.npz", 4, 2
     assert not centres["val"] & centres["test"], "val and test share centres"
 print("contents ok")
 PY
+# --plane coronal: windows in the x-z plane at the centre's y, superior up, on a volume with depth.
+python3 - <<'PY'
+import gzip, struct
+nx, ny, nz = 32, 24, 8
+def nifti(path, value):
+    h = bytearray(352)
+    struct.pack_into("<i", h, 0, 348)
+    struct.pack_into("<8h", h, 40, 3, nx, ny, nz, 1, 1, 1, 1)
+    struct.pack_into("<h", h, 70, 2)
+    struct.pack_into("<f", h, 108, 352.0)
+    struct.pack_into("<2f", h, 112, 1.0, 0.0)
+    struct.pack_into("<h", h, 254, 1)
+    struct.pack_into("<12f", h, 280, 1, 0, 0, -16, 0, 1, 0, -12, 0, 0, 1, 0)
+    h[344:348] = b"n+1\0"
+    with gzip.open(path, "wb") as f:
+        f.write(bytes(h) + bytes(value(i, j, k) for k in range(nz) for j in range(ny) for i in range(nx)))
+nifti("t1c.nii.gz", lambda i, j, k: (i * i + 7 * j + 29 * k) % 251)
+regions = [1, 29, 43, 57, 71, 79, 91]
+nifti("atlasc.nii.gz", lambda i, j, k: regions[min(j // 3, 6)] + (i % 2) if 1 <= j < 22 else 0)
+PY
+"$tool" --t1 t1c.nii.gz --atlas atlasc.nii.gz --out c.npz --train 14 --val 7 --test 7 --window 4 --size 2 \
+  --plane coronal >logc.txt
+grep -q "from 4 mm coronal windows" logc.txt || fail "coronal summary line: $(cat logc.txt)"
+python3 - <<'PY' || fail "coronal contents"
+import ast, struct, zipfile
+t1 = lambda i, j, k: (i * i + 7 * j + 29 * k) % 251
+lobe = lambda j: min(j // 3, 6) if 1 <= j < 22 else None
+z = zipfile.ZipFile("c.npz")
+def arr(key):
+    b = z.read(key + ".npy")
+    hl = struct.unpack("<H", b[8:10])[0]
+    hdr, body = ast.literal_eval(b[10:10 + hl].decode("latin1")), b[10 + hl:]
+    return hdr["shape"], (list(body) if hdr["descr"] == "|u1" else list(struct.unpack(f"<{len(body) // 8}q", body)))
+half, f, size = 2, 2, 2
+for split in ("train", "val", "test"):
+    right = mirror = split != "train"
+    cand = set()
+    for k in range(half, 8 - half):
+        for j in range(24):
+            for i in range(half, 32 - half):
+                if lobe(j) is None or i == 16 or (i > 16) != right:
+                    continue
+                img = []
+                for r in range(size):
+                    kz = k + half - 1 - r * f
+                    for col in range(size):
+                        ix = i - half + (size - 1 - col if mirror else col) * f
+                        s = sum(t1(ix + di, j, kz - dk) for dk in range(f) for di in range(f))
+                        img.append((s + f * f // 2) // (f * f))
+                cand.add((tuple(img), lobe(j)))
+    (n, _, _), px = arr(f"{split}_images")
+    _, labels = arr(f"{split}_labels")
+    assert n == len(labels) == {"train": 14, "val": 7, "test": 7}[split], (split, n)
+    for r, lab in enumerate(labels):
+        im = tuple(px[r * size * size:(r + 1) * size * size])
+        assert (im, lab) in cand, (split, im, lab)
+print("coronal ok")
+PY
 grep -q "wrote b.npz: train 14 (left hemisphere), val 7, test 14" log.txt || fail "summary line: $(cat log.txt)"
 "$SALM_BIN" convert --in b.npz --out b.h5 --log-level info 2>&1 | grep -q "7 classes, test 14, train 14, val 7" ||
   fail "salm convert did not read the .npz"
