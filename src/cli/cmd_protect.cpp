@@ -4,7 +4,11 @@
 
 #include "app.hpp"
 #include "option_fields.hpp"
+#include <iostream>
+
+#include "salm/app/estimate.hpp"
 #include "salm/app/protect.hpp"
+#include "salm/io/publish.hpp"
 #include "salm/core/error.hpp"
 #include "test_hooks.hpp"
 
@@ -59,6 +63,15 @@ Subcommand protect_command() {
     req.device = ctx.device;
     req.stop_signal = [] { return static_cast<int>(g_stop_signal); };
     req.step_hook = TestHooks::from_environment().protect_step_hook(g_stop_signal);
+    if (req.files.estimate) {
+      if (!req.files.report.empty()) io::check_output_path(req.files.report, req.files.overwrite, ctx.comm);
+      auto e = app::estimate_protect(req, ctx.comm);
+      if (ctx.comm.rank() == 0) {
+        std::cout << app::estimate_text(e) << std::flush;
+        if (!req.files.report.empty()) io::publish_text(req.files.report, app::estimate_json(e));
+      }
+      return static_cast<int>(ExitCode::ok);
+    }
     auto r = app::protect(req, ctx.comm);
     switch (r.status) {
       case app::ProtectStatus::stopped: return static_cast<int>(ExitCode::stopped);

@@ -8,6 +8,7 @@
 #include <csignal>
 
 #include "salm/app/datasets.hpp"
+#include "salm/app/estimate.hpp"
 #include "salm/app/evaluate.hpp"
 #include "salm/app/protect.hpp"
 #include "salm/core/error.hpp"
@@ -203,4 +204,13 @@ TEST(App, ADamagedOrEditedCheckpointIsRefusedNamingItsFile) {
   }
   ::unlink((gen + "/manifest.json").c_str());  // an unfinished generation
   EXPECT_THROW(app::protect(req, comm), InputError);
+}
+
+TEST(App, EstimateSlurmTimeIsWholeMinutesRoundedUpWithDays) {
+  EXPECT_EQ(app::slurm_time(0), "00:01:00");
+  EXPECT_EQ(app::slurm_time(60), "00:01:00");
+  EXPECT_EQ(app::slurm_time(61), "00:02:00");
+  EXPECT_EQ(app::slurm_time(3599), "01:00:00");
+  EXPECT_EQ(app::slurm_time(24 * 3600 - 1), "1-00:00:00");
+  EXPECT_EQ(app::slurm_time(26 * 3600 + 30), "1-02:01:00");
 }

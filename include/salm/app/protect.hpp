@@ -24,6 +24,7 @@ struct ProtectFiles {
   bool no_checkpoint = false, keep_checkpoint = false;
   std::string report;          ///< JSON report ("" : none)
   bool overwrite = false;
+  bool estimate = false;       ///< only estimate the run's cost (app/estimate.hpp); write nothing but --report
 
   template <class Self, class V>
   static void fields(Self& o, V&& v) {
@@ -35,6 +36,11 @@ struct ProtectFiles {
     v(field("keep-checkpoint", o.keep_checkpoint, "keep the checkpoint after success").not_result());
     v(field("report", o.report, "also write a JSON report (summary, per-phase seconds, throughput)").not_result());
     v(field("overwrite", o.overwrite, "replace --out (and --report) if they exist").not_result());
+    v(field("estimate", o.estimate,
+            "do not protect: calibrate on a few steps of the real data, model, ranks and device, and print the "
+            "predicted time per iteration and for the whole run, peak memory per rank and a Slurm --time (--report: "
+            "as JSON)")
+          .not_result());
   }
 };
 
