@@ -123,6 +123,7 @@ ProtectEstimate estimate_protect(const ProtectRequest& req, dist::Communicator& 
     v.model = opt.check_model;
     v.epochs = 1;
     v.optimizer = opt.check_optimizer;
+    v.augment = opt.check_augment;
     v.batch_size = opt.batch_size;
     v.precision = opt.precision;
     v.seed = derive_seed(opt.seed, {hash_name("val-check"), 0});

@@ -187,6 +187,7 @@ ProtectResult protect(const ProtectRequest& req, dist::Communicator& comm) {
       v.model = opt.check_model;
       v.epochs = opt.check_epochs;
       v.optimizer = opt.check_optimizer;
+      v.augment = opt.check_augment;
       v.batch_size = opt.batch_size;
       v.precision = opt.precision;
       v.seed = derive_seed(opt.seed, {hash_name("val-check"), static_cast<std::uint64_t>(st.iterations_done)});

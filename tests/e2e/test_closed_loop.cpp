@@ -119,3 +119,21 @@ TEST(ClosedLoop, BadRequestsAreRefusedBeforeAnyWork) {
                          "target-val-acc");
   EXPECT_FALSE(test::file_exists(dir.file("n.h5")));
 }
+
+TEST(ClosedLoop, TheJudgeCanTrainWithTheVictimsAugmentation) {
+  Data d;
+  std::string out = d.dir.file("n.h5");
+  auto args = d.protect(out, "1", 2);
+  args.insert(args.end(), {"--check-augment", "flip-crop"});
+  auto r = test::run_salm(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto f = io::H5File::open_read(out);
+  EXPECT_EQ(f.attr_string("/", "check_augment"), "flip-crop");
+  EXPECT_EQ(f.attr_string("/", "protection_check"), "passed");
+  EXPECT_EQ(checks_of(out).size(), 1u);
+  auto bad = d.protect(d.dir.file("m.h5"), "1", 2);
+  bad.insert(bad.end(), {"--check-augment", "rotate"});
+  auto b = test::run_salm(bad);
+  EXPECT_EQ(b.exit_code, 2);
+  EXPECT_NE(b.err.find("check-augment"), std::string::npos) << b.err;
+}

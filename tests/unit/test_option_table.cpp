@@ -147,10 +147,13 @@ TEST(OptionTable, TheFingerprintHoldsWhatTheResultDependsOn) {
   b = a;
   b.check_epochs = 9;
   EXPECT_NE(opt::fingerprint(b), fp);
+  b = a;
+  b.check_augment = Augment::flip_crop;
+  EXPECT_NE(opt::fingerprint(b), fp);
   // Every option of the table is in the attributes; the files' options are not.
   std::set<std::string> keys;
   for (const auto& [k, v] : opt::values(a)) keys.insert(k);
-  EXPECT_EQ(keys.size(), 30u);
+  EXPECT_EQ(keys.size(), 31u);
   EXPECT_TRUE(opt::values(app::ProtectFiles{}).empty());
 }
 

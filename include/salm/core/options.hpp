@@ -89,6 +89,7 @@ struct ProtectOptions {
   std::string check_model = "small-cnn";
   int check_epochs = 5;
   Optimizer check_optimizer = Optimizer::adam;
+  Augment check_augment = Augment::none;
 
   /// The table of options (see option_table.hpp), in help order.
   template <class Self, class V>
@@ -139,6 +140,9 @@ struct ProtectOptions {
     v(field("check-model", o.check_model, "the val check's victim: resnet18, resnet50, vgg11, densenet121, small-cnn"));
     v(field("check-epochs", o.check_epochs, "epochs of the val check's victim").at_least(1));
     v(field("check-optimizer", o.check_optimizer, "optimiser of the val check's victim: adam or sgd"));
+    v(field("check-augment", o.check_augment,
+            "augmentation of the val check's victim's training: none or flip-crop (a victim that augments resists "
+            "noise at fixed pixels)"));
   }
 
   /// Throws UsageError naming the option for a value outside its domain.
