@@ -55,8 +55,10 @@ mine() {
 }
 : >"$work/rounds"
 for ((r = 1; r <= rounds; r++)); do
-  read -r rt rn < <(ref)
-  read -r st sn < <(mine)
+  ref >"$work/r.txt" || die "the reference run failed (see above)"
+  mine >"$work/s.txt" || die "the salm run failed (see above)"
+  read -r rt rn <"$work/r.txt"
+  read -r st sn <"$work/s.txt"
   echo "$rt $rn $st $sn" >>"$work/rounds"
   echo "bench-em-reference: round $r: reference train $rt, noise $rn; salm train $st, noise $sn" >&2
 done
