@@ -2,14 +2,14 @@
 // checkpoint at the next step boundary and exit code 3.
 #include <csignal>
 
-#include "app.hpp"
-#include "option_fields.hpp"
 #include <iostream>
 
+#include "app.hpp"
+#include "option_fields.hpp"
 #include "salm/app/estimate.hpp"
 #include "salm/app/protect.hpp"
-#include "salm/io/publish.hpp"
 #include "salm/core/error.hpp"
+#include "salm/io/publish.hpp"
 #include "test_hooks.hpp"
 
 namespace salm::cli {
