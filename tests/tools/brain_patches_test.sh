@@ -13,10 +13,11 @@ tool=$SALM_ROOT/tools/research/brain-patches
 # A 32 x 24 x 2 volume, 1 mm, x = 0 mm at voxel 16 (the midline); T1 values that tell every
 # voxel apart within a slice; the atlas gives each of the 7 lobes a band of rows (y) in both
 # hemispheres, with AAL region numbers from the lobe's range.
+# A second pair, 8 slices deep with other T1 values, for --plane coronal (below).
 python3 - <<'PY'
 import gzip, struct
-nx, ny, nz = 32, 24, 2
-def nifti(path, value):
+nx, ny = 32, 24
+def nifti(path, value, nz=2):
     h = bytearray(352)
     struct.pack_into("<i", h, 0, 348)
     struct.pack_into("<8h", h, 40, 3, nx, ny, nz, 1, 1, 1, 1)
@@ -34,6 +35,8 @@ def nifti(path, value):
 nifti("t1.nii.gz", lambda i, j, k: (i * i + 32 * j + 101 * k) % 251)
 regions = [1, 29, 43, 57, 71, 79, 91]
 nifti("atlas.nii.gz", lambda i, j, k: regions[min(j // 3, 6)] + (i % 2) if 1 <= j < 22 else 0)
+nifti("t1c.nii.gz", lambda i, j, k: (i * i + 7 * j + 29 * k) % 251, nz=8)
+nifti("atlasc.nii.gz", lambda i, j, k: regions[min(j // 3, 6)] + (i % 2) if 1 <= j < 22 else 0, nz=8)
 PY
 
 "$tool" --t1 t1.nii.gz --atlas atlas.nii.gz --out b.npz --train 14 --val 7 --test 14 --window 4 --size 4 >log.txt
@@ -96,26 +99,7 @@ for path, window, size, counts in (("b.npz", 4, 4, (14, 7, 14)), ("b2.npz", 4, 2
     assert not centres["val"] & centres["test"], "val and test share centres"
 print("contents ok")
 PY
-# --plane coronal: windows in the x-z plane at the centre's y, superior up, on a volume with depth.
-python3 - <<'PY'
-import gzip, struct
-nx, ny, nz = 32, 24, 8
-def nifti(path, value):
-    h = bytearray(352)
-    struct.pack_into("<i", h, 0, 348)
-    struct.pack_into("<8h", h, 40, 3, nx, ny, nz, 1, 1, 1, 1)
-    struct.pack_into("<h", h, 70, 2)
-    struct.pack_into("<f", h, 108, 352.0)
-    struct.pack_into("<2f", h, 112, 1.0, 0.0)
-    struct.pack_into("<h", h, 254, 1)
-    struct.pack_into("<12f", h, 280, 1, 0, 0, -16, 0, 1, 0, -12, 0, 0, 1, 0)
-    h[344:348] = b"n+1\0"
-    with gzip.open(path, "wb") as f:
-        f.write(bytes(h) + bytes(value(i, j, k) for k in range(nz) for j in range(ny) for i in range(nx)))
-nifti("t1c.nii.gz", lambda i, j, k: (i * i + 7 * j + 29 * k) % 251)
-regions = [1, 29, 43, 57, 71, 79, 91]
-nifti("atlasc.nii.gz", lambda i, j, k: regions[min(j // 3, 6)] + (i % 2) if 1 <= j < 22 else 0)
-PY
+# --plane coronal: windows in the x-z plane at the centre's y, superior up, on the deeper pair.
 "$tool" --t1 t1c.nii.gz --atlas atlasc.nii.gz --out c.npz --train 14 --val 7 --test 7 --window 4 --size 2 \
   --plane coronal >logc.txt
 grep -q "from 4 mm coronal windows" logc.txt || fail "coronal summary line: $(cat logc.txt)"
