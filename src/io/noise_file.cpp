@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "salm/core/error.hpp"
 #include "salm/io/publish.hpp"
@@ -51,12 +52,50 @@ void write_attributes(H5File& f, const Attributes& attrs) {
         v);
 }
 
+namespace {
+
+/// Rank 0's attributes on every rank. Parallel HDF5 writes attributes collectively: ranks that
+/// pass values of different sizes (a clock read on each rank, a count only one rank holds) would
+/// lay out the file's metadata differently and wait for each other for ever. The file says what
+/// rank 0 says.
+Attributes rank0_attributes(const Attributes& attrs, dist::Communicator& comm) {
+  if (comm.size() == 1) return attrs;
+  std::string text;
+  if (comm.rank() == 0) {
+    auto j = nlohmann::json::array();
+    for (const auto& [k, v] : attrs) j.push_back({k, v.index(), std::visit(
+                                                    [](const auto& x) -> nlohmann::json {
+                                                      if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::monostate>)
+                                                        return nullptr;
+                                                      else return x;
+                                                    },
+                                                    v)});
+    text = j.dump();
+  }
+  comm.broadcast_string(text);
+  Attributes out;
+  for (const auto& e : nlohmann::json::parse(text)) {
+    const auto& key = e[0].get_ref<const std::string&>();
+    switch (e[1].get<std::size_t>()) {
+      case 1: out.emplace_back(key, e[2].get<bool>()); break;
+      case 2: out.emplace_back(key, e[2].get<std::int64_t>()); break;
+      case 3: out.emplace_back(key, e[2].get<double>()); break;
+      case 4: out.emplace_back(key, e[2].get<std::string>()); break;
+      default: out.emplace_back(key, std::monostate{});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 void write_noise_file(const std::string& path, bool overwrite, dist::Communicator& comm, const NoiseLayout& layout,
                       const NoiseRows& rows, const Attributes& attrs) {
+  const auto same = rank0_attributes(attrs, comm);  // before the file exists: nothing to clean up
   AtomicH5Output out(path, overwrite, comm, FileAccess::owner);  // the key: private
   create_noise_layout(out.file(), layout);
   write_noise_rows(out.file(), rows);
-  write_attributes(out.file(), attrs);
+  write_attributes(out.file(), same);
   out.commit();
 }
 

@@ -13,6 +13,7 @@
 #include "salm/dist/mpi_communicator.hpp"
 #include "salm/dist/nccl_communicator.hpp"
 #include "salm/dist/shard.hpp"
+#include "salm/io/noise_file.hpp"
 #include "salm/io/publish.hpp"
 #include "salm/dist/mpi.hpp"
 #include "salm/models/device.hpp"
@@ -153,6 +154,36 @@ TEST(ParallelH5, CollectiveRowWritesAndAtomicPublish) {
   comm.barrier();
   // every rank agrees that the output exists
   EXPECT_THROW(io::AtomicH5Output(path, false, comm), InputError);
+  comm.barrier();
+}
+
+TEST(ParallelH5, NoiseFileAttributesAreRankZerosEvenWhenRanksDisagree) {
+  // Each rank passes attributes of its own, as a clock read on each rank or a count held by one
+  // rank would: strings of other lengths and values of other kinds. Written as they are, parallel
+  // HDF5 would wait for ever; the file must hold rank 0's, every kind intact.
+  dist::MpiCommunicator comm;
+  SharedDir dir(comm);
+  std::string path = dir.file("noise.h5");
+  const std::int64_t n = 4, h = 2, w = 2, c = 1;
+  auto s = dist::shard_of(n, comm.rank(), comm.size());
+  std::vector<float> delta(static_cast<std::size_t>(s.size() * h * w * c), 0.f);
+  std::vector<std::uint8_t> mask(static_cast<std::size_t>(s.size() * h * w), 1), prot(delta.size(), 7);
+  std::vector<std::int64_t> labels(static_cast<std::size_t>(s.size()), 1), index(labels.size());
+  for (std::size_t i = 0; i < index.size(); ++i) index[i] = s.begin + static_cast<std::int64_t>(i);
+  const int r = comm.rank();
+  io::Attributes attrs{{"who", std::string(static_cast<std::size_t>(5 + 20 * r), 'a' + static_cast<char>(r))},
+                       {"count", std::int64_t{100 + r}},
+                       {"share", 0.1 + r},
+                       {"flag", r == 0},
+                       {"absent", std::monostate{}}};
+  io::write_noise_file(path, false, comm, {n, h, w, c, 0},
+                       {s.begin, s.size(), delta.data(), mask.data(), prot.data(), labels.data(), index.data()}, attrs);
+  auto f = io::H5File::open_read(path);
+  EXPECT_EQ(f.attr_string("/", "who").value(), "aaaaa");
+  EXPECT_EQ(f.attr_int("/", "count").value(), 100);
+  EXPECT_EQ(f.attr_double("/", "share").value(), 0.1);
+  EXPECT_EQ(f.attr_int("/", "flag").value(), 1);
+  EXPECT_FALSE(f.attr_string("/", "absent").has_value());
   comm.barrier();
 }
 
