@@ -41,6 +41,13 @@ std::string protection_check(const ProtectOptions& opt, const methods::LoopResul
 /// The val-victim curve as JSON: [[iterations done, val accuracy], ...].
 std::string val_checks_json(const methods::NoiseState& st) { return nlohmann::json(st.val_checks).dump(); }
 
+/// The active set's work per noise stage as JSON: [[iteration, image-steps run, skipped], ...].
+nlohmann::json active_json(const methods::NoiseState& st) {
+  auto j = nlohmann::json::array();
+  for (const auto& a : st.active) j.push_back({a.iteration, a.run, a.skipped});
+  return j;
+}
+
 /// Every option of the table, then what the run was made from and what it reached.
 io::Attributes noise_attributes(const ProtectOptions& opt, const ProtectRequest& req, const data::DatasetInfo& info,
                                 std::int64_t rows, std::int64_t pixels, const std::string& sha, int ranks,
@@ -64,7 +71,8 @@ io::Attributes noise_attributes(const ProtectOptions& opt, const ProtectRequest&
                      {"final_train_accuracy", r.state.train_acc},
                      {"final_train_loss", r.state.train_loss},
                      {"command_line", req.command_line}});
-  a.insert(a.end(), {{"protection_check", protection_check(opt, r)}, {"val_checks", val_checks_json(r.state)}});
+  a.insert(a.end(), {{"protection_check", protection_check(opt, r)}, {"val_checks", val_checks_json(r.state)},
+                     {"active_steps", active_json(r.state).dump()}});
   if (!r.state.val_checks.empty()) a.emplace_back("final_val_check_accuracy", r.state.val_checks.back().second);
   return a;
 }
@@ -249,6 +257,13 @@ ProtectResult protect(const ProtectRequest& req, dist::Communicator& comm) {
   if (root) {
     auto summary = to_json(attrs);
     summary["val_checks"] = nlohmann::json(st.val_checks);  // an array in the report, a JSON string in the file
+    // The whole run's work (a resumed run's records include the part before the stop); the
+    // rates below are this process's.
+    std::int64_t run = 0, skipped = 0;
+    for (const auto& a : st.active) run += a.run, skipped += a.skipped;
+    summary["active_steps"] = active_json(st);
+    summary["noise_image_steps"] = opt.min_min() ? run : sums[0];
+    summary["noise_image_steps_skipped"] = skipped;
     for (const auto& [k, v] : seconds) summary.erase("seconds_" + k);
     auto sec = to_json(seconds);
     sec["io"] = maxs[4] + write_seconds;
@@ -284,6 +299,8 @@ io::CheckpointMeta checkpoint_meta(const methods::NoiseState& st, const std::str
   m.train_acc = st.train_acc;
   m.train_loss = st.train_loss;
   m.val_checks = st.val_checks;
+  for (const auto& a : st.active) m.active.push_back({a.iteration, a.run, a.skipped});
+  m.stage_steps = {st.stage_run, st.stage_skipped};
   m.fingerprint = fingerprint;
   return m;
 }
@@ -298,6 +315,9 @@ methods::NoiseState resume_state(const io::CheckpointStore& store, const io::Che
   st.train_acc = meta.train_acc;
   st.train_loss = meta.train_loss;
   st.val_checks = meta.val_checks;
+  for (const auto& a : meta.active) st.active.push_back({static_cast<int>(a[0]), a[1], a[2]});
+  st.stage_run = meta.stage_steps[0];  // MinMin::run keeps them on rank 0 only
+  st.stage_skipped = meta.stage_steps[1];
   return st;
 }
 

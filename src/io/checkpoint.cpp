@@ -142,6 +142,7 @@ void CheckpointStore::save(CheckpointMeta meta, std::int64_t total_rows, std::in
     nlohmann::json j{{"iteration", meta.iteration}, {"stage", meta.stage}, {"step", meta.step},
                      {"iterations_done", meta.iterations_done}, {"train_acc", meta.train_acc},
                      {"train_loss", meta.train_loss}, {"val_checks", meta.val_checks},
+                     {"active", meta.active}, {"stage_steps", meta.stage_steps},
                      {"fingerprint", meta.fingerprint}, {"ranks", meta.ranks},
                      {"generation", meta.generation}, {"written_at", meta.written_at}};
     if (problem.empty()) problem = write_private(gen / "meta.json", j.dump(2) + "\n");
@@ -209,6 +210,8 @@ std::optional<CheckpointMeta> CheckpointStore::latest() const {
     c.train_acc = j.at("train_acc");
     c.train_loss = j.at("train_loss");
     if (j.contains("val_checks")) c.val_checks = j.at("val_checks").get<std::vector<std::pair<int, double>>>();
+    if (j.contains("active")) c.active = j.at("active").get<std::vector<std::array<std::int64_t, 3>>>();
+    if (j.contains("stage_steps")) c.stage_steps = j.at("stage_steps").get<std::array<std::int64_t, 2>>();
     c.fingerprint = j.at("fingerprint");
     c.ranks = j.at("ranks");
     c.generation = j.at("generation");

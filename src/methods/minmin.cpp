@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <numeric>
@@ -40,6 +41,20 @@ at::Tensor top_pixels_mask(const at::Tensor& score, std::int64_t m) {
   auto mask = torch::zeros_like(flat, torch::kUInt8);
   mask.scatter_(1, order.narrow(1, 0, m), 1);
   return mask.view(score.sizes());
+}
+
+SettledRows settled_rows(const at::Tensor& prev, const at::Tensor& cur, bool cur_ordinary, const at::Tensor& next,
+                         const at::Tensor& values, double share, int steps_left) {
+  auto none = torch::zeros({next.size(0)}, next.options().dtype(torch::kBool));
+  auto same1 = cur_ordinary ? (next == cur).flatten(1).all(1) : none;  // a fixed point
+  at::Tensor done = same1, on_cur = none;
+  if (prev.defined()) {
+    auto same2 = (next == prev).flatten(1).all(1);  // a 2-cycle: next, cur, next, ...
+    if (steps_left % 2 == 1) on_cur = same2 & ~same1;
+    auto changed = (next != prev).flatten(1).sum(1).to(torch::kDouble);
+    done = done | same2 | (changed <= share * values.to(torch::kDouble));
+  }
+  return {done, torch::where(on_cur.view({-1, 1, 1, 1}), cur, next)};
 }
 
 struct MinMin::Impl {
@@ -90,19 +105,28 @@ struct MinMin::Impl {
   }
 
   /// Gradient of the mean loss w.r.t. the input x+d, averaged over the EOT transformations.
+  /// With `row_loss`, also each row's loss at x+d (float [n], averaged over the transformations).
   at::Tensor input_grad(const at::Tensor& xb, const at::Tensor& db, const at::Tensor& yb,
-                        const std::vector<std::int64_t>& rows, std::uint64_t salt) {
+                        const std::vector<std::int64_t>& rows, std::uint64_t salt, at::Tensor* row_loss = nullptr) {
     auto xin = (xb + db).detach().requires_grad_(true);
-    at::Tensor loss;
+    at::Tensor loss, per_row;
     {
       models::PrecisionScope amp(xb.device(), opt.precision);
       for (int j = 0; j < opt.eot_samples; ++j) {
-        auto l = loss_of(model->forward(transform(xin, rows, derive_seed(salt, {static_cast<std::uint64_t>(j)}))), yb,
-                         false);
+        auto logits = model->forward(transform(xin, rows, derive_seed(salt, {static_cast<std::uint64_t>(j)})));
+        at::Tensor l;
+        if (row_loss) {
+          auto r = models::task_loss_rows(logits, yb, shard->multi_label);
+          per_row = per_row.defined() ? per_row + r.detach() : r.detach();
+          l = r.mean();
+        } else {
+          l = loss_of(logits, yb, false);
+        }
         loss = loss.defined() ? loss + l : l;
       }
     }
     if (opt.eot_samples > 1) loss = loss / static_cast<double>(opt.eot_samples);
+    if (row_loss) *row_loss = opt.eot_samples > 1 ? per_row / static_cast<double>(opt.eot_samples) : per_row;
     return torch::autograd::grad({loss}, {xin})[0];
   }
 
@@ -247,16 +271,95 @@ struct MinMin::Impl {
     have.fill_(1);
     auto mf = mb.unsqueeze(1).to(torch::kFloat);  // [b,1,H,W], shared by the channels of a pixel
     db.mul_(mf);
-    for (int k = 0; k < opt.pgd_steps; ++k) {
-      auto g = k == 0 && first_grad.defined()
-                   ? first_grad
-                   : input_grad(xb, db, yb, rows, derive_seed(salt, {static_cast<std::uint64_t>(k)}));
-      db = (db - opt.step_size * (g * mf).sign()).clamp(-opt.epsilon, opt.epsilon) * mf;
-      db = (xb + db).clamp(0, 1) - xb;
-    }
+    auto run = pgd(xb, yb, db, mf, rows, salt, first_grad);
     st.delta.narrow(0, begin, end - begin).copy_(db);
-    sec.noise_image_steps += (end - begin) * opt.pgd_steps;
+    const std::int64_t all = (end - begin) * opt.pgd_steps;
+    sec.noise_image_steps += run;
+    sec.noise_image_steps_skipped += all - run;
+    st.stage_run += run;
+    st.stage_skipped += all - run;
     sec.noise_stage += since(t0);
+  }
+
+  /// One PGD step of the noise `d` of rows `x` (mask `mf`) along the input gradient `g`,
+  /// projected on the budget and the box [0,1].
+  at::Tensor pgd_step(const at::Tensor& x, const at::Tensor& d, const at::Tensor& g, const at::Tensor& mf) const {
+    auto next = (d - opt.step_size * (g * mf).sign()).clamp(-opt.epsilon, opt.epsilon) * mf;
+    return (x + next).clamp(0, 1) - x;
+  }
+
+  /// The PGD steps of one noise batch on `db` (in place); returns the image-steps run.
+  ///
+  /// The active set (--active-change, --active-loss): a row that is done leaves the batch, and the
+  /// remaining steps run on the rows still active only (the batch is compacted: no masked-out
+  /// work). A row below the loss bound takes the step whose gradient measured that loss, then
+  /// stops. The change rule is settled_rows'.
+  std::int64_t pgd(const at::Tensor& xb, const at::Tensor& yb, at::Tensor& db, const at::Tensor& mf,
+                   const std::vector<std::int64_t>& rows, std::uint64_t salt, const at::Tensor& first_grad) {
+    const int steps = opt.pgd_steps;
+    const std::int64_t n = xb.size(0);
+    const bool by_change = opt.active_change.has_value();
+    const bool by_loss = opt.active_loss > 0;
+    if (!by_change && !by_loss) {
+      for (int k = 0; k < steps; ++k) {
+        auto g = k == 0 && first_grad.defined()
+                     ? first_grad
+                     : input_grad(xb, db, yb, rows, derive_seed(salt, {static_cast<std::uint64_t>(k)}));
+        db = pgd_step(xb, db, g, mf);
+      }
+      return n * steps;
+    }
+    // The active rows: their positions in the batch, and their tensors.
+    auto pos = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(xb.device()));
+    at::Tensor xa = xb, ya = yb, ma = mf, cur = db, prev;  // prev: the state one step before cur
+    auto values = mf.flatten(1).sum(1) * static_cast<double>(xb.size(1));
+    std::vector<std::int64_t> ra = rows;
+    // The first step may use the mask's gradient, taken before the mask was applied: the state
+    // it starts from is then not one an ordinary step leaves (see settled_rows).
+    const int ordinary = first_grad.defined() ? 1 : 0;
+    std::int64_t run = 0;
+    auto out = db.clone();
+    for (int k = 0; k < steps && xa.size(0) > 0; ++k) {
+      at::Tensor row_loss, g;
+      if (k == 0 && first_grad.defined()) g = first_grad;
+      else g = input_grad(xa, cur, ya, ra, derive_seed(salt, {static_cast<std::uint64_t>(k)}), by_loss ? &row_loss : nullptr);
+      run += xa.size(0);
+      auto next = pgd_step(xa, cur, g, ma);
+      if (k + 1 == steps) {
+        cur = next;
+        break;
+      }
+      auto done = torch::zeros({xa.size(0)}, torch::TensorOptions().dtype(torch::kBool).device(xa.device()));
+      auto fin = next;
+      if (by_change) {
+        auto r = settled_rows(k - 1 >= ordinary ? prev : at::Tensor(), cur, k >= ordinary, next, values,
+                              *opt.active_change, steps - k - 1);
+        done = r.done;
+        fin = r.final;
+      }
+      if (row_loss.defined()) done = done | (row_loss < opt.active_loss);
+      if (done.any().item<bool>()) {
+        auto gone = done.nonzero().squeeze(1);
+        out.index_copy_(0, pos.index_select(0, gone), fin.index_select(0, gone));
+        auto stay = (~done).nonzero().squeeze(1);
+        pos = pos.index_select(0, stay);
+        xa = xa.index_select(0, stay);
+        ya = ya.index_select(0, stay);
+        ma = ma.index_select(0, stay);
+        values = values.index_select(0, stay);
+        next = next.index_select(0, stay);
+        cur = cur.index_select(0, stay);
+        auto host = stay.cpu();
+        std::vector<std::int64_t> kept(static_cast<std::size_t>(host.size(0)));
+        for (std::size_t i = 0; i < kept.size(); ++i) kept[i] = ra[static_cast<std::size_t>(host.data_ptr<std::int64_t>()[i])];
+        ra = std::move(kept);
+      }
+      prev = cur;
+      cur = next;
+    }
+    if (xa.size(0) > 0) out.index_copy_(0, pos, cur);
+    db = out;
+    return run;
   }
 
   // ---- check -------------------------------------------------------------------------------
@@ -292,6 +395,24 @@ struct MinMin::Impl {
     return comm.allreduce_scalar(want, dist::ReduceOp::max) > 0;
   }
 
+  /// All ranks' counts of the noise stage in progress (run, skipped).
+  std::array<std::int64_t, 2> stage_counts(const NoiseState& st) {
+    std::array<std::int64_t, 2> c{st.stage_run, st.stage_skipped};
+    auto c0 = Clock::now();
+    comm.allreduce(c.data(), 2);
+    sec.communication += since(c0);
+    return c;
+  }
+
+  /// Before a checkpoint in the middle of a noise stage: all ranks' counts on rank 0, zero on the
+  /// others, as a resumed run starts them (see NoiseState::stage_run).
+  void gather_stage_counts(NoiseState& st) {
+    auto c = stage_counts(st);
+    bool root = comm.rank() == 0;
+    st.stage_run = root ? c[0] : 0;
+    st.stage_skipped = root ? c[1] : 0;
+  }
+
   void set_requires_grad(bool on) {
     for (auto& p : model->parameters()) p.requires_grad_(on);
   }
@@ -319,6 +440,7 @@ LoopResult MinMin::run(const ShardTensors& shard, std::optional<NoiseState> resu
   NoiseState st;
   if (resume) {
     st = std::move(*resume);
+    if (im.comm.rank() != 0) st.stage_run = st.stage_skipped = 0;  // rank 0 carries the counts
     load(*im.model, *im.sgd);
   } else {
     st = empty_state(shard);
@@ -375,6 +497,7 @@ LoopResult MinMin::run(const ShardTensors& shard, std::optional<NoiseState> resu
         progress.advance(std::min(opt.noise_batch() * im.comm.size(), shard.total_rows) * opt.pgd_steps);
         if (im.stop_now(hooks)) {
           im.set_requires_grad(true);
+          im.gather_stage_counts(st);
           checkpoint();
           res.interrupted = true;
           res.state = std::move(st);
@@ -383,18 +506,24 @@ LoopResult MinMin::run(const ShardTensors& shard, std::optional<NoiseState> resu
         }
       }
       im.set_requires_grad(true);
+      auto counts = im.stage_counts(st);  // the same record on every rank
+      st.active.push_back({it + 1, counts[0], counts[1]});
+      st.stage_run = st.stage_skipped = 0;
       st.pos = {it, 2, 0};
     }
     im.check(st);
     st.iterations_done = it + 1;
     std::string val;
+    // The active set's share of this iteration's noise stage (logged when it left steps out).
+    if (!st.active.empty() && st.active.back().iteration == it + 1 && st.active.back().skipped > 0)
+      val = fmt::format("; active set: {:.1f}% of the image-steps run", 100 * st.active.back().active_fraction());
     if (opt.closed_loop()) {
       if (hooks.val_check && ((it + 1) % opt.check_every == 0 || it + 1 == opt.max_iters)) {
         auto t0 = Clock::now();
         st.val_checks.emplace_back(it + 1, hooks.val_check(st));
         im.sec.check += since(t0);
         res.reached_target = target_met();
-        val = fmt::format("; val check: a fresh victim {:.2f}% (target {:.2f}%){}", 100 * st.val_checks.back().second,
+        val += fmt::format("; val check: a fresh victim {:.2f}% (target {:.2f}%){}", 100 * st.val_checks.back().second,
                           100 * opt.target_val_acc, res.reached_target ? ", target met" : "");
       }
     } else {

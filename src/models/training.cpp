@@ -26,6 +26,11 @@ at::Tensor task_loss(const at::Tensor& logits, const at::Tensor& y, bool multi_l
   return at::cross_entropy_loss(logits, y, {}, red);
 }
 
+at::Tensor task_loss_rows(const at::Tensor& logits, const at::Tensor& y, bool multi_label) {
+  if (multi_label) return torch::binary_cross_entropy_with_logits(logits, y, {}, {}, at::Reduction::None).mean(1);
+  return -torch::log_softmax(logits.to(torch::kFloat), 1).gather(1, y.unsqueeze(1)).squeeze(1);
+}
+
 at::Tensor correct_tensor(const at::Tensor& logits, const at::Tensor& y, bool multi_label) {
   if (multi_label) return ((logits > 0).to(torch::kFloat) == y).to(torch::kFloat).mean(1).sum().to(torch::kDouble);
   return (logits.argmax(1) == y).sum().to(torch::kDouble);

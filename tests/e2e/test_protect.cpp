@@ -129,6 +129,50 @@ TEST(Protect, ResumeFromEveryKindOfStopPointIsExact) {
   EXPECT_NE(r.err.find("checkpoint"), std::string::npos);
 }
 
+TEST(Protect, ActiveSetReportsItsWorkAndTwoRanksResumeItExactly) {
+  // Rows stop by both rules (steps of a quarter of the budget reach its edge quickly); two ranks,
+  // stopped in the middle of the first noise stage, then resumed: the same noise and the same
+  // counts of work as the uninterrupted run.
+  test::TempDir dir;
+  std::vector<std::string> more{"--pgd-steps", "8", "--step-size", "2", "--k", "30", "--active-change", "0.3",
+                                "--active-loss", "1.05"};
+  auto more_with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), more.begin(), more.end());
+    return extra;
+  };
+  ASSERT_EQ(test::run_salm_mpi(2, quick(dir.file("ref.h5"), more_with({"--report", dir.file("ref.json")}))).exit_code, 0);
+  std::ifstream in(dir.file("ref.json"));
+  auto ref = nlohmann::json::parse(in);
+  const std::int64_t all = 48 * 8 * 2;  // rows x steps x iterations
+  EXPECT_GT(ref["noise_image_steps_skipped"].get<std::int64_t>(), 0);
+  EXPECT_EQ(ref["noise_image_steps"].get<std::int64_t>() + ref["noise_image_steps_skipped"].get<std::int64_t>(), all);
+  ASSERT_EQ(ref["active_steps"].size(), 2u);
+  EXPECT_EQ(ref["active_steps"][1][0], 2);  // [iteration, run, skipped]
+  EXPECT_EQ(ref["active_steps"][0][1].get<std::int64_t>() + ref["active_steps"][1][1].get<std::int64_t>(),
+            ref["noise_image_steps"].get<std::int64_t>());
+  EXPECT_EQ(ref["active_change"], 0.3);
+  // The noise file keeps the record too.
+  EXPECT_EQ(nlohmann::json::parse(io::H5File::open_read(dir.file("ref.h5")).attr_string("/", "active_steps").value()),
+            ref["active_steps"]);
+
+  std::string out = dir.file("res.h5");
+  std::vector<std::string> cmd{SALM_MPIEXEC, "-n", "2", SALM_BINARY};
+  auto args = quick(out, more_with({"--report", dir.file("res.json")}));
+  cmd.insert(cmd.end(), args.begin(), args.end());
+  auto first = test::run_process(cmd, {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+                                       "OMPI_MCA_rmaps_base_oversubscribe=1", "OMP_NUM_THREADS=1",
+                                       "SALM_STOP_AFTER_STEPS=3"});  // 2 train steps, then 1 of 2 noise batches
+  ASSERT_EQ(first.exit_code, 3) << first.err;
+  auto second = test::run_salm_mpi(2, args);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.err.find("iteration 1, stage 1, step 1"), std::string::npos) << second.err;
+  EXPECT_EQ(read_delta(out), read_delta(dir.file("ref.h5")));
+  std::ifstream in2(dir.file("res.json"));
+  auto res = nlohmann::json::parse(in2);
+  EXPECT_EQ(res["active_steps"], ref["active_steps"]);
+  EXPECT_EQ(res["noise_image_steps_skipped"], ref["noise_image_steps_skipped"]);
+}
+
 TEST(Protect, ClassScopeSharesMasksWithinAClassOverRanksAndResumesExactly) {
   test::TempDir dir;
   std::string a = dir.file("a.h5");

@@ -123,6 +123,122 @@ TEST(MinMin, EmUsesEveryPixelAndTheSameSeedGivesTheSameNoise) {
   EXPECT_FALSE(torch::equal(a.state.delta, c.state.delta));
 }
 
+// ---- the active set -----------------------------------------------------------------------------
+
+namespace {
+std::int64_t sum_run(const methods::NoiseState& st) {
+  std::int64_t n = 0;
+  for (const auto& a : st.active) n += a.run;
+  return n;
+}
+}  // namespace
+
+TEST(ActiveSet, TheChangeRuleEndsARepeatingRowWhereItsStepsWould) {
+  // Four rows of one channel, 1x2 pixels, 2 values each.
+  auto t = [](std::vector<float> v) { return torch::tensor(v).view({-1, 1, 1, 2}); };
+  auto prev = t({1, 1, /**/ 0, 0, /**/ 5, 5, /**/ 7, 7});
+  auto cur = t({2, 2, /**/ 3, 3, /**/ 5, 6, /**/ 8, 8});
+  auto next = t({2, 2, /**/ 0, 0, /**/ 5, 7, /**/ 9, 9});
+  // row 0: a fixed point; row 1: a 2-cycle (0, 3, 0, 3, ...); row 2: one of two values changed
+  // over two steps; row 3: still moving.
+  auto values = torch::full({4}, 2.0);
+  auto r = methods::settled_rows(prev, cur, true, next, values, 0.0, 3);
+  EXPECT_TRUE(torch::equal(r.done, torch::tensor({true, true, false, false})));
+  // Three steps left: the 2-cycle is at 3 after them (0 -> 3 -> 0 -> 3); the fixed point stays.
+  EXPECT_EQ(r.final[0].flatten()[0].item<float>(), 2.f);
+  EXPECT_EQ(r.final[1].flatten()[0].item<float>(), 3.f);
+  r = methods::settled_rows(prev, cur, true, next, values, 0.0, 2);  // two left: back at 0
+  EXPECT_EQ(r.final[1].flatten()[0].item<float>(), 0.f);
+  // A share of one half lets row 2 stop too, on its newest state.
+  r = methods::settled_rows(prev, cur, true, next, values, 0.5, 3);
+  EXPECT_TRUE(torch::equal(r.done, torch::tensor({true, true, true, false})));
+  EXPECT_EQ(r.final[2].flatten()[1].item<float>(), 7.f);
+  // Without a state before, only a fixed point is known; and not even that when `cur` was not
+  // reached by an ordinary step.
+  r = methods::settled_rows(at::Tensor(), cur, true, next, values, 0.5, 3);
+  EXPECT_TRUE(torch::equal(r.done, torch::tensor({true, false, false, false})));
+  r = methods::settled_rows(at::Tensor(), cur, false, next, values, 0.5, 3);
+  EXPECT_FALSE(r.done.any().item<bool>());
+}
+
+TEST(ActiveSet, RowsThatRepeatAStateStopWithTheSameNoise) {
+  // A source model with zero weights gives zero input gradients: every row is a fixed point
+  // after the mask's step. The exact rule (--active-change 0) stops each row at its second step
+  // and leaves the noise of all steps.
+  auto s = tiny_shard(32);
+  auto opt = tiny_options();
+  opt.init = Init::uniform;
+  opt.pgd_steps = 6;
+  opt.train_steps = 0;
+  dist::SelfCommunicator comm;
+  auto zero_model = [&] {
+    auto m = methods::make_source_model(opt, s);
+    torch::NoGradGuard ng;
+    for (auto& p : m->parameters()) p.zero_();
+    return m;
+  };
+  auto all = methods::run_method(opt, s, zero_model(), comm, std::nullopt, {}, {});
+  opt.active_change = 0.0;
+  auto act = methods::run_method(opt, s, zero_model(), comm, std::nullopt, {}, {});
+  EXPECT_EQ(all.seconds.noise_image_steps, 32 * 6);
+  EXPECT_EQ(act.seconds.noise_image_steps, 32 * 2);
+  EXPECT_EQ(act.seconds.noise_image_steps_skipped, 32 * 4);
+  EXPECT_GT(act.state.delta.abs().max().item<float>(), 0.f);
+  EXPECT_TRUE(torch::equal(act.state.delta, all.state.delta));
+}
+
+TEST(ActiveSet, RowsWhoseNoiseBarelyChangesStopAndKeepTheGuarantees) {
+  auto s = tiny_shard(32);
+  auto opt = tiny_options();
+  opt.k = 30;
+  opt.max_iters = 2;
+  opt.pgd_steps = 12;
+  opt.step_size = opt.epsilon / 4;  // at the budget's edge in 4 steps, then mostly held there
+  opt.active_change = 0.25;
+  dist::SelfCommunicator comm;
+  auto a = methods::run_method(opt, s, methods::make_source_model(opt, s), comm, std::nullopt, {}, {});
+  auto b = methods::run_method(opt, s, methods::make_source_model(opt, s), comm, std::nullopt, {}, {});
+  EXPECT_GT(a.seconds.noise_image_steps_skipped, 0);
+  EXPECT_EQ(a.seconds.noise_image_steps + a.seconds.noise_image_steps_skipped, 2 * 32 * 12);
+  EXPECT_TRUE(torch::equal(a.state.delta, b.state.delta));  // deterministic
+  // The budget, the mask and the box hold for rows that stopped early as for the others.
+  const std::int64_t m = opt.mask_pixels(16 * 16);
+  EXPECT_TRUE(torch::equal(a.state.mask.flatten(1).sum(1).to(torch::kLong), torch::full({32}, m, torch::kLong)));
+  auto outside = (a.state.mask == 0).unsqueeze(1).expand_as(a.state.delta);
+  EXPECT_EQ(a.state.delta.masked_select(outside).abs().max().item<float>(), 0.f);
+  EXPECT_LE(a.state.delta.abs().max().item<float>(), static_cast<float>(opt.epsilon) + 1e-7f);
+  auto v = s.x + a.state.delta;
+  EXPECT_GE(v.min().item<float>(), 0.f);
+  EXPECT_LE(v.max().item<float>(), 1.f);
+  // One record per noise stage, adding up to the steps run.
+  ASSERT_EQ(a.state.active.size(), 2u);
+  EXPECT_EQ(a.state.active[1].iteration, 2);
+  EXPECT_EQ(sum_run(a.state), a.seconds.noise_image_steps);
+  EXPECT_LT(a.state.active[0].active_fraction() * a.state.active[1].active_fraction(), 1.0);
+}
+
+TEST(ActiveSet, RowsBelowTheLossStopAfterTheirStep) {
+  // A loss bound every row is under: each row takes the mask's step and the next one (the first
+  // at which its loss is known), then stops; that is the noise of two PGD steps.
+  auto s = tiny_shard(32);
+  auto opt = tiny_options();
+  dist::SelfCommunicator comm;
+  opt.pgd_steps = 2;
+  auto two = methods::run_method(opt, s, methods::make_source_model(opt, s), comm, std::nullopt, {}, {});
+  opt.pgd_steps = 6;
+  opt.active_loss = 1e6;
+  auto cut = methods::run_method(opt, s, methods::make_source_model(opt, s), comm, std::nullopt, {}, {});
+  EXPECT_EQ(cut.seconds.noise_image_steps, 2 * 32);
+  EXPECT_EQ(cut.seconds.noise_image_steps_skipped, 4 * 32);
+  EXPECT_TRUE(torch::equal(cut.state.delta, two.state.delta));
+  ASSERT_EQ(cut.state.active.size(), 1u);
+  EXPECT_DOUBLE_EQ(cut.state.active[0].active_fraction(), 2.0 / 6.0);
+  // A bound no row is under leaves every step to run.
+  opt.active_loss = 1e-30;
+  auto none = methods::run_method(opt, s, methods::make_source_model(opt, s), comm, std::nullopt, {}, {});
+  EXPECT_EQ(none.seconds.noise_image_steps_skipped, 0);
+}
+
 // ---- resume -----------------------------------------------------------------------------------
 
 TEST(Resume, CheckpointRoundTripContinuesExactly) {
@@ -130,8 +246,13 @@ TEST(Resume, CheckpointRoundTripContinuesExactly) {
   auto opt = tiny_options();
   opt.max_iters = 2;
   opt.mask_scope = MaskScope::klass;  // the class pool travels with the checkpoint too
+  opt.pgd_steps = 4;
+  opt.active_loss = 1.05;  // some rows stop early: the active set's counts travel too
+  opt.active_change = 0.3;
   dist::SelfCommunicator comm;
   auto ref = methods::run_method(opt, s, methods::make_source_model(opt, s), comm, std::nullopt, {}, {});
+  ASSERT_EQ(ref.state.active.size(), 2u);
+  ASSERT_GT(ref.state.active[0].skipped + ref.state.active[1].skipped, 0) << "no row stopped: choose another bound";
 
   test::TempDir dir;
   io::CheckpointStore store(dir.file("ckpt"), comm);
@@ -163,6 +284,11 @@ TEST(Resume, CheckpointRoundTripContinuesExactly) {
     ASSERT_FALSE(second.interrupted);
     EXPECT_TRUE(torch::equal(second.state.delta, ref.state.delta)) << "stopped at poll " << stop_at;
     EXPECT_TRUE(torch::equal(second.state.mask, ref.state.mask)) << "stopped at poll " << stop_at;
+    ASSERT_EQ(second.state.active.size(), ref.state.active.size());
+    for (std::size_t i = 0; i < ref.state.active.size(); ++i) {
+      EXPECT_EQ(second.state.active[i].run, ref.state.active[i].run) << "stopped at poll " << stop_at;
+      EXPECT_EQ(second.state.active[i].skipped, ref.state.active[i].skipped) << "stopped at poll " << stop_at;
+    }
     store.remove();
   }
 }

@@ -124,36 +124,28 @@ TEST(OptionTable, TheFingerprintHoldsWhatTheResultDependsOn) {
   auto fp = opt::fingerprint(a);
   for (const char* key : {"method=salm", "k=10", "epsilon=8", "seed=0", "mask_scope=sample", "model=resnet18"})
     EXPECT_NE(fp.find(key), std::string::npos) << key << " in " << fp;
-  ProtectOptions b = a;
-  b.k = 20;
-  EXPECT_NE(opt::fingerprint(b), fp);
-  b = a;
-  b.init = Init::klass;
-  EXPECT_NE(opt::fingerprint(b), fp);
+  const auto differs = [&](auto change) {
+    ProtectOptions b = a;
+    change(b);
+    return opt::fingerprint(b) != fp;
+  };
+  EXPECT_TRUE(differs([](ProtectOptions& b) { b.k = 20; }));
+  EXPECT_TRUE(differs([](ProtectOptions& b) { b.init = Init::klass; }));
   // Another --max-iters or --stop-acc is another run: a checkpoint of it is not resumed.
-  b = a;
-  b.max_iters = 20;
-  EXPECT_NE(opt::fingerprint(b), fp);
-  b = a;
-  b.stop_acc = 0.5;
-  EXPECT_NE(opt::fingerprint(b), fp);
-  b = a;
-  b.precision = Precision::bf16;
-  EXPECT_NE(opt::fingerprint(b), fp);
+  EXPECT_TRUE(differs([](ProtectOptions& b) { b.max_iters = 20; }));
+  EXPECT_TRUE(differs([](ProtectOptions& b) { b.stop_acc = 0.5; }));
+  EXPECT_TRUE(differs([](ProtectOptions& b) { b.precision = Precision::bf16; }));
   // So is another closed loop: its target and its judge decide when the run stops.
-  b = a;
-  b.target_val_acc = 0.2;
-  EXPECT_NE(opt::fingerprint(b), fp);
-  b = a;
-  b.check_epochs = 9;
-  EXPECT_NE(opt::fingerprint(b), fp);
-  b = a;
-  b.check_augment = Augment::flip_crop;
-  EXPECT_NE(opt::fingerprint(b), fp);
+  EXPECT_TRUE(differs([](ProtectOptions& b) { b.target_val_acc = 0.2; }));
+  EXPECT_TRUE(differs([](ProtectOptions& b) { b.check_epochs = 9; }));
+  EXPECT_TRUE(differs([](ProtectOptions& b) { b.check_augment = Augment::flip_crop; }));
+  // And the active set's rules: a checkpoint is resumed only under the rules that made it.
+  EXPECT_TRUE(differs([](ProtectOptions& b) { b.active_change = 0.0; }));
+  EXPECT_TRUE(differs([](ProtectOptions& b) { b.active_loss = 0.01; }));
   // Every option of the table is in the attributes; the files' options are not.
   std::set<std::string> keys;
   for (const auto& [k, v] : opt::values(a)) keys.insert(k);
-  EXPECT_EQ(keys.size(), 31u);
+  EXPECT_EQ(keys.size(), 33u);
   EXPECT_TRUE(opt::values(app::ProtectFiles{}).empty());
 }
 

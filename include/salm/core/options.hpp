@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -83,6 +84,9 @@ struct ProtectOptions {
   std::string split = "train";
   std::int64_t noise_batch_size = 0; ///< rows per noise batch on each rank (0: batch_size)
   Precision precision = Precision::fp32;
+  // The active set of the noise stage: rows that are done stop taking PGD steps.
+  std::optional<double> active_change;  ///< stop once at most this share of a row's noise changed in two steps
+  double active_loss = 0;            ///< stop once a row's loss on x+delta is below this (0: off)
   // The closed loop (--target-val-acc): the owner's val split judges the release during the run.
   double target_val_acc = 0;         ///< stop once a fresh victim is at or below this on val (0: off)
   int check_every = 1;               ///< iterations between two val checks
@@ -131,6 +135,14 @@ struct ProtectOptions {
           .at_least(0));
     v(field("precision", o.precision,
             "arithmetic on a GPU: fp32, tf32 (TF32 matrix products) or bf16 (bfloat16 autocast); the CPU computes in fp32"));
+    v(field("active-change", o.active_change,
+            "active set: a row stops its PGD steps in a noise stage once at most this share of its noise values changed "
+            "over the last two steps (0: only a row that repeats a state, which can only cycle from there and ends "
+            "where its remaining steps would: the same noise, exact without --eot-transforms; absent: off)")
+          .in(0, 1));
+    v(field("active-loss", o.active_loss,
+            "active set: a row stops its PGD steps in a noise stage once its loss on x+delta is below this (0: off)")
+          .at_least(0));
     v(field("target-val-acc", o.target_val_acc,
             "closed loop: every --check-every iterations a fresh victim is trained on the protected rows and tested "
             "on the clean val split; the run stops once it is at or below this, and ends with exit 4 (release NOT "

@@ -7,6 +7,7 @@
 /// A generation is complete before `latest` points to it; the previous one is then removed.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,6 +33,10 @@ struct CheckpointMeta {
   int iterations_done = 0;
   double train_acc = 0, train_loss = 0;
   std::vector<std::pair<int, double>> val_checks;  ///< --target-val-acc: (iterations done, val accuracy)
+  /// The active set per finished noise stage: (iteration, image-steps run, skipped), all ranks;
+  /// and the counts of the noise stage in progress (run, skipped), all ranks.
+  std::vector<std::array<std::int64_t, 3>> active;
+  std::array<std::int64_t, 2> stage_steps{0, 0};
   std::string fingerprint;  ///< the options and data that determine the result
   int ranks = 1;
   std::string generation;   ///< directory name inside the checkpoint dir

@@ -45,6 +45,13 @@ struct LoopPosition {
   std::int64_t step = 0;  ///< next train step (stage 0) or next noise batch (stage 1)
 };
 
+/// One noise stage's work: image-steps run and skipped by the active set (all ranks).
+struct ActiveRecord {
+  int iteration = 0;  ///< 1-based, as in the log
+  std::int64_t run = 0, skipped = 0;
+  double active_fraction() const { return run + skipped > 0 ? static_cast<double>(run) / static_cast<double>(run + skipped) : 1.0; }
+};
+
 /// State of the loop besides the model and optimiser.
 struct NoiseState {
   at::Tensor delta;  ///< float [n, C, H, W]: the noise of the local rows
@@ -58,11 +65,17 @@ struct NoiseState {
   int iterations_done = 0;
   /// The closed loop's val checks so far: (iterations done, the fresh victim's val accuracy).
   std::vector<std::pair<int, double>> val_checks;
+  /// The active set (--active-set, --active-loss), per finished noise stage over all ranks.
+  std::vector<ActiveRecord> active;
+  /// Image-steps run and skipped in the noise stage in progress: this rank's since the (re)start;
+  /// a resumed rank 0 also carries all ranks' counts from before the stop.
+  std::int64_t stage_run = 0, stage_skipped = 0;
 };
 
 struct PhaseSeconds {
   double train_stage = 0, noise_stage = 0, check = 0, communication = 0;
-  std::int64_t noise_image_steps = 0;  ///< images x PGD steps, this rank
+  std::int64_t noise_image_steps = 0;  ///< images x PGD steps run, this rank
+  std::int64_t noise_image_steps_skipped = 0;  ///< left out by the active set, this rank
   std::int64_t train_images = 0;       ///< images through a train step, this rank
 };
 
@@ -102,6 +115,23 @@ private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+/// The change rule of the active set (--active-change) after one PGD step of a batch of rows.
+/// `prev`, `cur` and `next` [n, C, H, W] are each row's noise one step before, now and after the
+/// step; `prev` is undefined, or `cur` marked not `cur_ordinary`, when that state was not reached by
+/// an ordinary step of the fixed model (the first step may use the mask's gradient). `values` [n]:
+/// the noise values each row may change. `steps_left`: the steps after this one.
+///
+/// A row is done when at most `share` of its values differ between `next` and `prev`. A row that
+/// repeats a state (next == cur, or next == prev) can only cycle from there, the model being fixed
+/// and the step a function of the state: it ends where its remaining steps would, on `next`, or on
+/// `cur` in a 2-cycle with an odd number of steps left. Other done rows end on `next`.
+struct SettledRows {
+  at::Tensor done;   ///< bool [n]
+  at::Tensor final;  ///< [n, C, H, W]: the noise each done row keeps
+};
+SettledRows settled_rows(const at::Tensor& prev, const at::Tensor& cur, bool cur_ordinary, const at::Tensor& next,
+                         const at::Tensor& values, double share, int steps_left);
 
 /// clip(round(255 * (x + delta))) as uint8 NHWC, from float NCHW.
 at::Tensor protected_images(const at::Tensor& x, const at::Tensor& delta);

@@ -25,6 +25,8 @@ namespace salm::models {
 /// multi-label (y float [n, L]). The mean over rows, or the sum when `sum`. On a CUDA device the
 /// cross-entropy is log-softmax and gather (LibTorch's NLL loss has no deterministic CUDA kernel).
 at::Tensor task_loss(const at::Tensor& logits, const at::Tensor& y, bool multi_label, bool sum);
+/// The same loss per row: float [n].
+at::Tensor task_loss_rows(const at::Tensor& logits, const at::Tensor& y, bool multi_label);
 
 /// Correct predictions: argmax == y, or, multi-label, the fraction of labels right per row,
 /// summed; as a 0-dim double tensor on the logits' device (no host round trip).
