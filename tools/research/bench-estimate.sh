@@ -22,15 +22,16 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "| case | predicted | real | real / predicted | --time |"
 echo "|---|---|---|---|---|"
+# (mpirun reads standard input: each gets </dev/null, or the first would swallow the other cases.)
 while IFS='|' read -r label synth opts; do
   [[ -n "$label" ]] || continue
   # shellcheck disable=SC2086
   "$salm" synth --out "$work/d.h5" --test 10 $synth --overwrite --log-level warn
   common=(--data "$work/d.h5" --out "$work/n.h5" --stop-acc 0 --no-checkpoint --overwrite --log-level warn)
   # shellcheck disable=SC2086
-  mpirun -n "$ranks" "$salm" protect "${common[@]}" $opts --estimate --report "$work/e.json" >/dev/null
+  mpirun -n "$ranks" "$salm" protect "${common[@]}" $opts --estimate --report "$work/e.json" </dev/null >/dev/null
   # shellcheck disable=SC2086
-  mpirun -n "$ranks" "$salm" protect "${common[@]}" $opts --report "$work/r.json" >/dev/null 2>&1 || true  # exit 4: target not met
+  mpirun -n "$ranks" "$salm" protect "${common[@]}" $opts --report "$work/r.json" </dev/null >/dev/null 2>&1 || true  # exit 4: target not met
   python3 - "$label" "$work/e.json" "$work/r.json" <<'PY'
 import json, sys
 label, e, r = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
