@@ -1,6 +1,7 @@
 #include "salm/core/system.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,6 +96,17 @@ ChildOutcome run_in_child(const std::function<void()>& work, double timeout_s) {
   }
   if (WIFSIGNALED(status)) out.signal = WTERMSIG(status);
   return out;
+}
+
+std::vector<std::string> keep_freed_memory() {
+  std::vector<std::string> made;
+  const auto unset = [](const char* name) {
+    const char* v = std::getenv(name);
+    return !v || !*v;
+  };
+  if (unset("MALLOC_MMAP_THRESHOLD_") && mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1) made.emplace_back("mmap");
+  if (unset("MALLOC_TRIM_THRESHOLD_") && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1) made.emplace_back("trim");
+  return made;
 }
 
 }  // namespace salm

@@ -1,5 +1,6 @@
 // core and dist helpers that need no MPI: sharding, seeding, progress text, thread choice.
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <chrono>
 #include <csignal>
@@ -100,6 +101,23 @@ TEST(Errors, ExitCodes) {
 TEST(System, CommandLineIsShellQuoted) {
   const char* argv[] = {"salm", "synth", "--out", "a b.h5", "it's"};
   EXPECT_EQ(join_command_line(5, argv), "salm synth --out 'a b.h5' 'it'\\''s'");
+}
+
+TEST(System, FreedMemoryStaysInTheProcessUnlessTheUserSaidOtherwise) {
+  // A setting the user made through glibc's variable is theirs: that one is not made.
+  ::unsetenv("MALLOC_MMAP_THRESHOLD_");
+  ::setenv("MALLOC_TRIM_THRESHOLD_", "131072", 1);
+  EXPECT_EQ(keep_freed_memory(), std::vector<std::string>{"mmap"});
+  ::unsetenv("MALLOC_TRIM_THRESHOLD_");
+  EXPECT_EQ(keep_freed_memory(), (std::vector<std::string>{"mmap", "trim"}));
+  // A 30 MiB block, far over glibc's default 128 KiB mmap threshold, now comes from the heap:
+  // no mapping of its own, so no fresh zeroed pages when it is freed and taken again.
+  const auto mapped = mallinfo2().hblkhd;
+  auto* volatile block = static_cast<char*>(std::malloc(30u << 20));
+  ASSERT_NE(block, nullptr);
+  block[0] = 1;
+  EXPECT_EQ(mallinfo2().hblkhd, mapped);
+  std::free(block);
 }
 
 TEST(System, RunInChildReportsHowADisposableChildEnded) {

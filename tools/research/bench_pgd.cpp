@@ -1,6 +1,7 @@
 // The roofline of the noise stage: a plain LibTorch loop of forward + input-gradient backward on
 // the same model and batch as `salm protect` (parameters frozen, eval mode), without masks,
-// projection, I/O or communication. Prints image-steps per second, one JSON line.
+// projection, I/O or communication, with salm's allocator settings (salm::keep_freed_memory).
+// Prints image-steps per second, one JSON line.
 //   salm_bench_pgd --model small-cnn --batch 128 --size 28 --channels 3 --classes 9 --steps 50 --threads 1
 #include <torch/torch.h>
 
@@ -9,9 +10,11 @@
 #include <cstring>
 #include <string>
 
+#include "salm/core/system.hpp"
 #include "salm/models/models.hpp"
 
 int main(int argc, char** argv) {
+  salm::keep_freed_memory();  // the same allocator settings as salm: a fair roofline
   std::string model = "small-cnn";
   long batch = 128, size = 28, channels = 3, classes = 9, steps = 50, threads = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
