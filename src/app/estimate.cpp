@@ -120,7 +120,15 @@ ProtectEstimate estimate_protect(const ProtectRequest& req, dist::Communicator& 
     warm.train_steps = std::min(cal.train_steps, 1);
     warm.pgd_steps = 1;
     auto scratch = methods::make_source_model(warm, shard);
-    (void)methods::run_method(warm, shard, scratch, comm, std::nullopt, {}, {});
+    const auto level = spdlog::default_logger()->level();  // its iteration line is not the user's
+    spdlog::default_logger()->set_level(std::max(level, spdlog::level::warn));
+    try {
+      (void)methods::run_method(warm, shard, scratch, comm, std::nullopt, {}, {});
+    } catch (...) {
+      spdlog::default_logger()->set_level(level);
+      throw;
+    }
+    spdlog::default_logger()->set_level(level);
   }
   auto w0 = Clock::now();
   auto result = methods::run_method(cal, shard, model, comm, std::nullopt, {}, {});
